@@ -1,0 +1,3 @@
+from hipec.cli.main import run
+
+run()

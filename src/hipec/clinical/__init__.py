@@ -1,0 +1,1 @@
+"""Clinical scores and criteria: plain functions and small frozen dataclasses."""
