@@ -581,7 +581,7 @@ def test_to_dict_shape() -> None:
         "source": "patient-education page on CRS + HIPEC (seeds)",
         "verified": True,
     }
-    assert "PCI 22" in reason["message"] and "PCI under 20" in reason["message"]
+    assert "PCI: 22" in reason["message"] and "PCI under 20" in reason["message"]
     json.dumps(data)  # JSON-ready
     ordered = [r.outcome for r in assessment.problems_first()]
     assert ordered[0] == "exclude"

@@ -705,7 +705,7 @@ def _observed(case: CandidacyCase, field: str, value: Any) -> str:
     label = spec.label
     if field == "performance_status":
         label = f"{case.performance_scale.upper()} performance status"
-    return f"{_capitalised(label)} {_format_value(field, value)}"
+    return f"{_capitalised(label)}: {_format_value(field, value)}"
 
 
 def _condition_holds(rule: Rule, value: Any) -> bool:
@@ -746,7 +746,7 @@ def evaluate_rule(rule: Rule, case: CandidacyCase) -> RuleResult:
         )
     observed = _observed(case, rule.field, value)
     if _condition_holds(rule, value):
-        return RuleResult(rule, "met", value, f"{observed} meets the criterion: {rule.criterion}.")
+        return RuleResult(rule, "met", value, f"{observed} (required: {rule.criterion}).")
     verdict = "not a candidate" if rule.outcome == "exclude" else "the team should review"
     return RuleResult(
         rule,
