@@ -26,6 +26,17 @@ class CliResult:
     def json(self) -> Any:
         return json.loads(self.stdout)
 
+    def assert_refused(self, *expected: str) -> None:
+        """Exit 2, nothing on stdout, one line on stderr naming what is wrong, no traceback."""
+        assert self.exit_code == 2, self.stderr
+        assert self.stdout == ""
+        lines = self.stderr.strip().splitlines()
+        assert len(lines) == 1, self.stderr
+        assert lines[0].startswith("error: ")
+        assert "Traceback" not in self.stderr
+        for text in expected:
+            assert text in lines[0], lines[0]
+
 
 def run_hipec(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> CliResult:
     """Run the installed ``hipec`` console script in a subprocess."""

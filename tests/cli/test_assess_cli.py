@@ -12,18 +12,6 @@ REFUSAL = str(EXAMPLES / "refusal-extraperitoneal.json")
 REVIEW = str(EXAMPLES / "review-appendix.toml")
 
 
-def assert_refused(result: Any, *expected: str) -> None:
-    """Exit 2, nothing on stdout, one line on stderr naming what is wrong, no traceback."""
-    assert result.exit_code == 2, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr
-    for text in expected:
-        assert text in lines[0]
-
-
 @pytest.mark.parametrize(
     ("case_file", "rules", "decision", "problem_rules"),
     [
@@ -171,11 +159,11 @@ def test_malformed_case_files_are_refused(
 ) -> None:
     # --json changes nothing about refusals: half the files are tried with it
     json_flag = ("--json",) if len(name) % 2 else ()
-    assert_refused(hipec("assess", _write(tmp_path, name, text), *json_flag), *expected)
+    hipec("assess", _write(tmp_path, name, text), *json_flag).assert_refused(*expected)
 
 
 def test_missing_case_file_is_refused(hipec: Any, tmp_path: Path) -> None:
-    assert_refused(hipec("assess", str(tmp_path / "nope.toml")), "nope.toml", "no such file")
+    hipec("assess", str(tmp_path / "nope.toml")).assert_refused("nope.toml", "no such file")
 
 
 def test_malformed_rule_file_is_refused(hipec: Any, tmp_path: Path) -> None:
@@ -186,15 +174,14 @@ def test_malformed_rule_file_is_refused(hipec: Any, tmp_path: Path) -> None:
         'field = "pci"\noperator = "=<"\nvalue = 20\noutcome = "exclude"\nsource = "x"\n'
         "verified = false\n",
     )
-    assert_refused(
-        hipec("assess", CANDIDATE, "--rules", rules, "--json"),
+    hipec("assess", CANDIDATE, "--rules", rules, "--json").assert_refused(
         "bad-rules.toml: rule 'pci-limit' operator",
         "'<='",
     )
 
 
 def test_unknown_rule_set_is_refused(hipec: Any) -> None:
-    assert_refused(hipec("assess", CANDIDATE, "--rules", "strict"), "rules", "default, prodige7")
+    hipec("assess", CANDIDATE, "--rules", "strict").assert_refused("rules", "default, prodige7")
 
 
 def test_missing_argument_is_a_usage_error(hipec: Any) -> None:

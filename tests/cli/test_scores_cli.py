@@ -23,18 +23,6 @@ def in_process() -> Any:
     return run
 
 
-def assert_refused(result: Any, *words: str) -> None:
-    """Exit 2, nothing on stdout, one line on stderr naming the field and accepted values."""
-    assert result.exit_code == 2, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in lines[0]
-
-
 def test_pci_json_is_the_library_dict(hipec: Any) -> None:
     result = hipec("pci", "0=3", "6=12mm", "9=confluent", "--json")
     assert result.exit_code == 0, result.stderr
@@ -87,7 +75,7 @@ def test_pci_text_shows_table_picture_and_total(hipec: Any) -> None:
     ],
 )
 def test_pci_refusals(hipec: Any, args: list[str], words: list[str]) -> None:
-    assert_refused(hipec("pci", *args), *words)
+    hipec("pci", *args).assert_refused(*words)
 
 
 def test_cc_from_residual_size_and_from_score(hipec: Any) -> None:
@@ -98,7 +86,7 @@ def test_cc_from_residual_size_and_from_score(hipec: Any) -> None:
 
 
 def test_cc_needs_exactly_one_of_size_or_score(hipec: Any) -> None:
-    assert_refused(hipec("cc"), "--residual-mm", "--score")
+    hipec("cc").assert_refused("--residual-mm", "--score")
 
 
 def test_bsa(hipec: Any) -> None:
@@ -120,7 +108,7 @@ def test_bsa(hipec: Any) -> None:
     ],
 )
 def test_bsa_refusals(hipec: Any, args: list[str], words: list[str]) -> None:
-    assert_refused(hipec("bsa", *args), *words)
+    hipec("bsa", *args).assert_refused(*words)
 
 
 def test_risk_incomplete_cytoreduction(hipec: Any) -> None:
@@ -140,7 +128,7 @@ def test_risk_incomplete_cytoreduction_refuses_negative_labs(hipec: Any) -> None
         "risk", "incomplete-cytoreduction", "--sex", "female", "--no-ascites",
         "--ca125", "-5", "--cea", "1",
     )  # fmt: skip
-    assert_refused(result, "ca125_u_per_ml", "U/mL")
+    result.assert_refused("ca125_u_per_ml", "U/mL")
 
 
 def test_risk_psdss(hipec: Any) -> None:
@@ -165,7 +153,7 @@ def test_risk_psdss(hipec: Any) -> None:
     ],
 )
 def test_risk_psdss_refusals(hipec: Any, args: list[str], words: list[str]) -> None:
-    assert_refused(hipec("risk", "psdss", *args), *words)
+    hipec("risk", "psdss", *args).assert_refused(*words)
 
 
 def test_text_output_of_the_score_commands(in_process: Any) -> None:

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache
-from importlib.resources import files
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from hipec.errors import InvalidInputError, from_validation_error
+from hipec.clinical._common import CitedTable, load_packaged_table
+from hipec.errors import InvalidInputError
 
 CCI_TABLE_FILE = "comprehensive_complication_index.toml"
 
@@ -148,15 +147,9 @@ def parse_clavien_dindo(
     return ClavienDindoComplication(_GRADES_BY_LABEL[match.group(1)], match.group(2) is not None)
 
 
-class CciTable(BaseModel):
+class CciTable(CitedTable):
     """Weights of the Clavien-Dindo grades for the Comprehensive Complication Index."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    citation: str
-    verified: bool
-    verified_against: str = ""
     max_index: float = Field(gt=0)
     weights: dict[str, float]
 
@@ -178,11 +171,7 @@ class CciTable(BaseModel):
 @cache
 def default_cci_table() -> CciTable:
     """The packaged CCI weights (``data/comprehensive_complication_index.toml``)."""
-    text = files("hipec.clinical").joinpath("data", CCI_TABLE_FILE).read_text(encoding="utf-8")
-    try:
-        return CciTable.model_validate(tomllib.loads(text))
-    except ValidationError as exc:
-        raise from_validation_error(exc, CCI_TABLE_FILE) from None
+    return load_packaged_table(CciTable, CCI_TABLE_FILE)
 
 
 def comprehensive_complication_index(

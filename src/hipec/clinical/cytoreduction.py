@@ -20,11 +20,11 @@ CC-0 and CC-1 count as complete cytoreduction.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from hipec.clinical._common import check_size_mm
 from hipec.errors import InvalidInputError
 
 #: Residual nodule sizes [mm]: below CC1_LIMIT_MM is CC-1; from it up to CC2_MAX_MM inclusive CC-2.
@@ -57,10 +57,7 @@ def cc_score_from_residual_mm(size_mm: float) -> int:
     InvalidInputError
         If the size is negative or not a finite number.
     """
-    if isinstance(size_mm, bool) or not math.isfinite(size_mm) or size_mm < 0:
-        raise InvalidInputError(
-            "residual_mm", f"must be a size of 0 mm or more, got {size_mm:g} mm"
-        )
+    size_mm = check_size_mm("residual_mm", size_mm)
     if size_mm == 0:
         return 0
     if size_mm < CC1_LIMIT_MM:

@@ -24,12 +24,12 @@ The PCI is the sum of the 13 lesion size scores, 0-39.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hipec.clinical._common import check_size_mm
 from hipec.errors import InvalidInputError
 
 
@@ -101,10 +101,7 @@ def lesion_size_score_from_mm(size_mm: float) -> int:
     InvalidInputError
         If the size is negative or not a finite number.
     """
-    if isinstance(size_mm, bool) or not math.isfinite(size_mm) or size_mm < 0:
-        raise InvalidInputError(
-            "lesion_size_mm", f"must be a size of 0 mm or more, got {size_mm:g} mm"
-        )
+    size_mm = check_size_mm("lesion_size_mm", size_mm)
     if size_mm == 0:
         return 0
     if size_mm <= LS1_MAX_MM:

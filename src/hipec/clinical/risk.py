@@ -14,18 +14,17 @@ PSDSS stage cut-points) without editing the package.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, Literal, cast, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hipec.clinical._common import CitedTable, load_packaged_table, validate_table
 from hipec.clinical.pci import MAX_PCI
 from hipec.documents import load_document
-from hipec.errors import InvalidInputError, from_validation_error
+from hipec.errors import InvalidInputError
 
 PsdssSymptoms = Literal["none", "mild", "severe"]
 PsdssHistology = Literal["well-moderate-n0", "moderate-n1-n2", "poor-or-signet-ring"]
@@ -39,20 +38,6 @@ PSDSS_HISTOLOGY_DESCRIPTIONS: dict[str, str] = {
 
 ICRS_TABLE_FILE = "incomplete_cytoreduction_risk.toml"
 PSDSS_TABLE_FILE = "psdss.toml"
-
-
-def _read_packaged_table(file_name: str) -> dict[str, Any]:
-    text = files("hipec.clinical").joinpath("data", file_name).read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-class _Table(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    citation: str
-    verified: bool
-    verified_against: str = ""
 
 
 class PointsBand(BaseModel):
@@ -80,7 +65,7 @@ class IcrsBand(PointsBand):
     cc2_3_rate_fraction: float = Field(ge=0, le=1)
 
 
-class IcrsTable(_Table):
+class IcrsTable(CitedTable):
     """Cut-offs and bands of the incomplete-cytoreduction risk score."""
 
     ca125_cutoff_u_per_ml: float = Field(gt=0)
@@ -103,7 +88,7 @@ class PsdssPciBand(BaseModel):
     points: int = Field(ge=0)
 
 
-class PsdssTable(_Table):
+class PsdssTable(CitedTable):
     """Points and stage cut-points of the PSDSS."""
 
     symptom_points: dict[PsdssSymptoms, int]
@@ -138,36 +123,26 @@ class PsdssTable(_Table):
         return self
 
 
-_TableT = TypeVar("_TableT", bound=BaseModel)
-
-
-def _validate_table(model: type[_TableT], data: dict[str, Any], source: str) -> _TableT:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise from_validation_error(exc, source) from None
-
-
 @cache
 def default_icrs_table() -> IcrsTable:
     """The packaged incomplete-cytoreduction risk table (``data/incomplete_cytoreduction_risk``)."""
-    return _validate_table(IcrsTable, _read_packaged_table(ICRS_TABLE_FILE), ICRS_TABLE_FILE)
+    return load_packaged_table(IcrsTable, ICRS_TABLE_FILE)
 
 
 @cache
 def default_psdss_table() -> PsdssTable:
     """The packaged PSDSS table (``data/psdss.toml``, ``verified = false``)."""
-    return _validate_table(PsdssTable, _read_packaged_table(PSDSS_TABLE_FILE), PSDSS_TABLE_FILE)
+    return load_packaged_table(PsdssTable, PSDSS_TABLE_FILE)
 
 
 def load_psdss_table(path: Path) -> PsdssTable:
     """A PSDSS table from a TOML/JSON file of the same shape as the packaged one."""
-    return _validate_table(PsdssTable, load_document(path), path.name)
+    return validate_table(PsdssTable, load_document(path), path.name)
 
 
 def load_icrs_table(path: Path) -> IcrsTable:
     """An incomplete-cytoreduction risk table from a TOML/JSON file shaped like the packaged one."""
-    return _validate_table(IcrsTable, load_document(path), path.name)
+    return validate_table(IcrsTable, load_document(path), path.name)
 
 
 def _check_lab_value(field: str, value: float, unit: str) -> float:
