@@ -1,0 +1,1 @@
+"""Alembic migrations of the case database (run them with ``hipec db upgrade``)."""
