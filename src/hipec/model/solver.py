@@ -1,0 +1,687 @@
+"""Time integration of the twin: the step API, exact propagators and the solve_ivp reference.
+
+Numerics. Between events, with the pump flows and volumes of a step held, the twin is linear and
+time-invariant: ``dx/dt = A x + B u`` with ``u`` (heater power, cooling power, 1) constant over the
+step. :class:`Twin` integrates it *exactly* (zero-order-hold discretisation)::
+
+    expm([[A, B], [0, 0]] dt) = [[Phi, Gamma], [0, I]],   x(t + dt) = Phi x(t) + Gamma u
+
+so a 1 s step is as stable as the physics, whatever the stiffness of the wall grid or the tubing
+cells. Propagators are cached per (volumes, flows, dt): in the steady perfusion phase a step is two
+matrix-vector products. Volumes follow the pump balance step by step (the coefficients use the
+volumes
+at the end of the step); a step with unequal pump flows therefore rebuilds the propagators.
+
+The reference path (``integrator="reference"``) integrates the *same* ``A, B, u`` over every step
+with ``scipy.integrate.solve_ivp`` (BDF, tight tolerances); it exists to prove the fast path.
+
+Conservation. Every sink and source is a ledger state (:mod:`hipec.model.state`) or an event ledger
+here, so :meth:`Twin.energy_ledger` and :meth:`Twin.drug_ledger` close to round-off.
+
+Water lost by evaporation (open technique) is removed in lumps of :data:`EVAPORATION_LUMP_L` at the
+regions' own temperature and with the drug left behind, so that the volumes -- and the cached
+propagators -- change only every few minutes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import scipy.linalg
+from scipy.integrate import solve_ivp
+
+from hipec.errors import InvalidInputError
+from hipec.model.cavity import (
+    VOLUME_SHARE,
+    CatheterPlacement,
+    Technique,
+    abdominal_pressure_mmhg,
+    region_index,
+    water_loss_l_s,
+)
+from hipec.model.citations import format_citations
+from hipec.model.events import Event
+from hipec.model.parameters.drugs import drug_parameters
+from hipec.model.patient import Patient
+from hipec.model.state import (
+    INPUT_COOLING,
+    INPUT_HEATER,
+    INPUT_ONE,
+    N_REGIONS,
+    N_THERMAL_INPUTS,
+    REFERENCE_TEMPERATURE_C,
+    FloatArray,
+)
+from hipec.model.system import ParameterInput, TwinModel, build_model
+from hipec.model.tissue import wall_volume_l
+
+Integrator = Literal["exact", "reference"]
+#: Water evaporated from the open abdomen is removed once this much has accumulated [L].
+EVAPORATION_LUMP_L = 0.01
+_CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Commands:
+    """Actuator commands held over one step; scalars apply to every patient.
+
+    Parameters
+    ----------
+    heater_power_w
+        Heater power [W]; clipped to 0 .. the heater's maximum.
+    inflow_l_min
+        Inflow pump flow [L/min], >= 0.
+    outflow_l_min
+        Outflow pump flow [L/min], >= 0; ``None`` means equal to the inflow.
+    cooling_w
+        Patient cooling power [W], >= 0.
+    """
+
+    heater_power_w: float | FloatArray = 0.0
+    inflow_l_min: float | FloatArray = 0.0
+    outflow_l_min: float | FloatArray | None = None
+    cooling_w: float | FloatArray = 0.0
+
+
+class Twin:
+    """A batch of perfusion digital twins advanced by :meth:`step`.
+
+    Build one with :meth:`create`. All outputs have the patient axis first.
+
+    Parameters
+    ----------
+    model
+        Structure and coefficients (:func:`hipec.model.system.build_model`).
+    integrator
+        ``"exact"`` (propagators, default) or ``"reference"`` (solve_ivp BDF).
+    """
+
+    def __init__(self, model: TwinModel, integrator: Integrator = "exact") -> None:
+        if integrator not in ("exact", "reference"):
+            raise InvalidInputError("integrator", f"must be exact or reference, got {integrator!r}")
+        self.model = model
+        self.integrator: Integrator = integrator
+        n = model.n_patients
+        d = len(model.drugs)
+        circuit = model.circuit
+        self.time_s = 0.0
+        self._reservoir_volume_l: FloatArray = circuit.reservoir_priming_volume_l.copy()
+        self._abdominal_volume_l: FloatArray = model.cavity.residual_volume_l.copy()
+        self._refresh_volumes()
+        self.thermal: FloatArray = np.zeros((n, model.thermal_layout.size))
+        self.drug: FloatArray = np.zeros((n, d, model.drug_layout.size))
+        self.last_commands = _ResolvedCommands.zeros(n)
+        # event ledgers
+        self.energy_added_j: FloatArray = np.zeros(n)
+        self.energy_removed_j: FloatArray = np.zeros(n)
+        self.dosed_mg: FloatArray = np.zeros((n, d))
+        self.drained_mg: FloatArray = np.zeros((n, d))
+        self.evaporated_l: FloatArray = np.zeros(n)
+        self._pending_evaporation_l: FloatArray = np.zeros(n)
+        self._cache: dict[bytes, tuple[FloatArray, FloatArray, FloatArray]] = {}
+        self._set_initial_temperatures()
+        self._initial_ledger = self._thermal_invariant()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(
+        cls,
+        patients: Patient | Sequence[Patient],
+        drugs: Sequence[str] = ("oxaliplatin",),
+        technique: Technique = "closed",
+        placement: CatheterPlacement | None = None,
+        *,
+        patient_parameters: ParameterInput = None,
+        circuit_parameters: ParameterInput = None,
+        abdomen_parameters: ParameterInput = None,
+        drug_parameters: dict[str, ParameterInput] | None = None,
+        integrator: Integrator = "exact",
+    ) -> Twin:
+        """A twin for one patient or a batch (see :func:`hipec.model.system.build_model`)."""
+        batch = [patients] if isinstance(patients, Patient) else list(patients)
+        model = build_model(
+            batch,
+            drugs,
+            technique,
+            placement,
+            patient_parameters,
+            circuit_parameters,
+            abdomen_parameters,
+            drug_parameters,
+        )
+        return cls(model, integrator)
+
+    def _set_initial_temperatures(self) -> None:
+        model, layout = self.model, self.model.thermal_layout
+        priming = model.circuit.priming_temperature_c - REFERENCE_TEMPERATURE_C
+        core = model.body.initial_core_c - REFERENCE_TEMPERATURE_C
+        capacities = self.fluid_heat_capacities()
+        for index in layout.fluid[: layout.regions.start]:
+            self.thermal[:, index] = capacities[:, index] * priming
+        region_capacity = capacities[:, layout.regions.start : layout.regions.stop]
+        self.thermal[:, layout.regions.start : layout.regions.stop] = (
+            region_capacity * core[:, None]
+        )
+        self.thermal[:, layout.heater] = model.circuit.heater_capacity_j_per_k * priming
+        wall = model.wall_capacity_j_per_k.reshape(model.n_patients, -1)
+        self.thermal[:, layout.wall_slice] = wall * core[:, None]
+        self.thermal[:, layout.core] = model.core_capacity_j_per_k * core
+
+    # ------------------------------------------------------------------ volumes and capacities
+    @property
+    def reservoir_volume_l(self) -> FloatArray:
+        """Fluid in the reservoir [L], shape ``(patients,)``."""
+        return self._reservoir_volume_l
+
+    @reservoir_volume_l.setter
+    def reservoir_volume_l(self, value: FloatArray) -> None:
+        self._reservoir_volume_l = np.asarray(value, dtype=np.float64)
+        self._refresh_volumes()
+
+    @property
+    def abdominal_volume_l(self) -> FloatArray:
+        """Fluid in the abdomen [L], shape ``(patients,)``."""
+        return self._abdominal_volume_l
+
+    @abdominal_volume_l.setter
+    def abdominal_volume_l(self, value: FloatArray) -> None:
+        self._abdominal_volume_l = np.asarray(value, dtype=np.float64)
+        self._refresh_volumes()
+
+    def _refresh_volumes(self) -> None:
+        self._fluid_volume = fluid_volumes_l(
+            self.model, self._reservoir_volume_l, self._abdominal_volume_l
+        )
+        self._fluid_capacity = self._fluid_volume * self.model.fluid_heat_capacity[:, None]
+
+    def fluid_volumes_l(self) -> FloatArray:
+        """Volume of every fluid state [L], shape ``(patients, n_fluid)`` in layout order."""
+        return self._fluid_volume
+
+    def fluid_heat_capacities(self) -> FloatArray:
+        """Heat capacity [J/K] of the fluid states, shape ``(patients, n_fluid)``."""
+        return self._fluid_capacity
+
+    # ------------------------------------------------------------------ outputs
+    def _fluid_temperature(self, index: int) -> FloatArray:
+        capacity = self.fluid_heat_capacities()[:, index]
+        return np.asarray(self.thermal[:, index] / capacity + REFERENCE_TEMPERATURE_C)
+
+    @property
+    def region_temperature_c(self) -> FloatArray:
+        """Fluid temperature of every PCI region [degC], shape ``(patients, 13)``."""
+        layout = self.model.thermal_layout
+        capacity = self.fluid_heat_capacities()[:, layout.regions.start :]
+        energy = self.thermal[:, layout.regions.start : layout.regions.stop]
+        return np.asarray(energy / capacity + REFERENCE_TEMPERATURE_C)
+
+    @property
+    def inflow_temperature_c(self) -> FloatArray:
+        """Perfusate temperature at the inflow catheters [degC] (last inflow tube cell)."""
+        return self._fluid_temperature(self.model.thermal_layout.inflow_tube[-1])
+
+    @property
+    def outflow_temperature_c(self) -> FloatArray:
+        """Perfusate temperature leaving the abdomen [degC] (first outflow tube cell)."""
+        return self._fluid_temperature(self.model.thermal_layout.outflow_tube[0])
+
+    @property
+    def reservoir_temperature_c(self) -> FloatArray:
+        """Reservoir temperature [degC]."""
+        return self._fluid_temperature(self.model.thermal_layout.reservoir)
+
+    @property
+    def heater_temperature_c(self) -> FloatArray:
+        """Heater element temperature [degC]."""
+        layout = self.model.thermal_layout
+        capacity = self.model.circuit.heater_capacity_j_per_k
+        return np.asarray(self.thermal[:, layout.heater] / capacity + REFERENCE_TEMPERATURE_C)
+
+    @property
+    def core_temperature_c(self) -> FloatArray:
+        """Body core temperature [degC]."""
+        core = self.thermal[:, self.model.thermal_layout.core]
+        return np.asarray(core / self.model.core_capacity_j_per_k + REFERENCE_TEMPERATURE_C)
+
+    @property
+    def wall_temperature_c(self) -> FloatArray:
+        """Temperature of every wall cell [degC], shape ``(patients, 13, n_cells)``."""
+        layout = self.model.thermal_layout
+        energy = self.thermal[:, layout.wall_slice].reshape(self.model.n_patients, N_REGIONS, -1)
+        return np.asarray(energy / self.model.wall_capacity_j_per_k + REFERENCE_TEMPERATURE_C)
+
+    @property
+    def wall_surface_temperature_c(self) -> FloatArray:
+        """Temperature at the peritoneal surface [degC], shape ``(patients, 13)``: the value that
+        matches the heat flux through the fluid film and through half of the first cell."""
+        heat = self.model.wall_heat
+        film = heat.surface_transfer_w_per_m2_k[:, None]
+        half_cell = (2.0 * heat.conductivity_w_per_m_k / self.model.grid.thickness_m[0])[:, None]
+        wall = self.wall_temperature_c[:, :, 0]
+        return np.asarray(
+            (film * self.region_temperature_c + half_cell * wall) / (film + half_cell)
+        )
+
+    @property
+    def wall_depth_m(self) -> FloatArray:
+        """Depth of the wall-cell centres below the surface [m], shape ``(n_cells,)``."""
+        return self.model.grid.centre_m
+
+    @property
+    def perfusate_volume_l(self) -> FloatArray:
+        """Perfusate in circuit and abdomen [L]."""
+        return np.asarray(self.fluid_volumes_l().sum(axis=1))
+
+    @property
+    def region_concentration_mg_l(self) -> FloatArray:
+        """Drug concentration in every region [mg/L], shape ``(patients, drugs, 13)``."""
+        layout = self.model.drug_layout
+        volume = self.abdominal_volume_l[:, None] * VOLUME_SHARE[None, :]
+        return np.asarray(
+            self.drug[:, :, layout.regions.start : layout.regions.stop] / volume[:, None, :]
+        )
+
+    @property
+    def perfusate_amount_mg(self) -> FloatArray:
+        """Drug in the perfusate (circuit and abdomen) [mg], shape ``(patients, drugs)``."""
+        return np.asarray(self.drug[:, :, self.model.drug_layout.fluid].sum(axis=2))
+
+    @property
+    def perfusate_concentration_mg_l(self) -> FloatArray:
+        """Mean drug concentration of all perfusate [mg/L], shape ``(patients, drugs)``."""
+        return np.asarray(self.perfusate_amount_mg / self.perfusate_volume_l[:, None])
+
+    @property
+    def plasma_concentration_mg_l(self) -> FloatArray:
+        """Plasma (free) concentration [mg/L], shape ``(patients, drugs)``."""
+        central = self.drug[:, :, self.model.drug_layout.plasma_central]
+        return np.asarray(central / self.model.pk.central_volume_l)
+
+    @property
+    def wall_concentration_mg_l(self) -> FloatArray:
+        """Total (free + bound) drug per tissue volume [mg/L], shape ``(patients, drugs, 13,
+        n)``."""
+        layout = self.model.drug_layout
+        n, d = self.model.n_patients, len(self.model.drugs)
+        amount = self.drug[:, :, layout.wall_slice].reshape(n, d, N_REGIONS, -1)
+        volume = wall_volume_l(self.model.grid, self.model.body.contact_area_m2)
+        return np.asarray(amount / volume[:, None, :, :])
+
+    @property
+    def abdominal_pressure_mmhg(self) -> FloatArray:
+        """Intra-abdominal pressure [mmHg] (zero for the open technique)."""
+        return abdominal_pressure_mmhg(
+            self.model.cavity, self.model.technique, self.abdominal_volume_l
+        )
+
+    # ------------------------------------------------------------------ ledgers
+    def _thermal_invariant(self) -> FloatArray:
+        weights = self.model.thermal_layout.ledger_weights()
+        return np.asarray(self.thermal @ weights - self.energy_added_j + self.energy_removed_j)
+
+    def energy_ledger(self) -> dict[str, FloatArray]:
+        """Energy balance since the start [J], per patient.
+
+        ``"imbalance [J]"`` is what the other terms fail to explain (zero up to round-off);
+        ``"throughput [J]"`` is the scale to judge it by (all energy that entered or left).
+        """
+        layout = self.model.thermal_layout
+        x = self.thermal
+        ledger = {
+            "heater input [J]": x[:, layout.heater_energy],
+            "metabolic heat [J]": x[:, layout.metabolic_energy],
+            "fill enthalpy added [J]": self.energy_added_j,
+            "cavity loss to room [J]": x[:, layout.cavity_loss],
+            "circuit loss to room [J]": x[:, layout.circuit_loss],
+            "body loss to room [J]": x[:, layout.body_loss],
+            "cooling [J]": x[:, layout.cooling_energy],
+            "drained and evaporated enthalpy [J]": self.energy_removed_j,
+            "stored relative to 37 C [J]": x[:, layout.content].sum(axis=1),
+        }
+        ledger["imbalance [J]"] = self._thermal_invariant() - self._initial_ledger
+        ledger["throughput [J]"] = sum(
+            np.abs(ledger[key])
+            for key in ledger
+            if key not in ("stored relative to 37 C [J]", "imbalance [J]")
+        ) + np.abs(self.thermal[:, layout.content]).sum(axis=1)
+        return {key: np.asarray(value, dtype=np.float64) for key, value in ledger.items()}
+
+    def drug_ledger(self) -> dict[str, FloatArray]:
+        """Where every dosed mg is [mg], shape ``(patients, drugs)`` per entry.
+
+        ``"imbalance [mg]"`` = dosed - (everything else); zero up to round-off.
+        """
+        layout = self.model.drug_layout
+        x = self.drug
+        ledger = {
+            "dosed [mg]": self.dosed_mg,
+            "perfusate [mg]": self.perfusate_amount_mg,
+            "circuit [mg]": x[:, :, layout.fluid[: layout.regions.start]].sum(axis=2),
+            "tissue [mg]": x[:, :, layout.wall_slice].sum(axis=2),
+            "plasma [mg]": x[:, :, layout.plasma_central] + x[:, :, layout.plasma_peripheral],
+            "urine [mg]": x[:, :, layout.urine],
+            "systemic elimination [mg]": x[:, :, layout.systemic_elimination],
+            "perfusate degradation [mg]": x[:, :, layout.perfusate_degradation],
+            "tissue elimination [mg]": x[:, :, layout.tissue_elimination],
+            "drained [mg]": self.drained_mg,
+        }
+        accounted = sum(ledger[key] for key in ledger if key not in ("dosed [mg]", "circuit [mg]"))
+        ledger["imbalance [mg]"] = self.dosed_mg - accounted
+        return {key: np.asarray(value, dtype=np.float64) for key, value in ledger.items()}
+
+    def fractions(self) -> dict[str, FloatArray]:
+        """Fractions of the dose [-], shape ``(patients, drugs)``: remaining in perfusate (circuit
+        included), absorbed (crossed into tissue and body), in urine, drained, degraded."""
+        ledger = self.drug_ledger()
+        dose = np.where(self.dosed_mg > 0.0, self.dosed_mg, np.nan)
+        absorbed = (
+            ledger["tissue [mg]"]
+            + ledger["plasma [mg]"]
+            + ledger["urine [mg]"]
+            + ledger["systemic elimination [mg]"]
+            + ledger["tissue elimination [mg]"]
+        )
+        return {
+            "remaining in perfusate [-]": ledger["perfusate [mg]"] / dose,
+            "absorbed [-]": absorbed / dose,
+            "urine [-]": ledger["urine [mg]"] / dose,
+            "drained [-]": ledger["drained [mg]"] / dose,
+            "degraded [-]": ledger["perfusate degradation [mg]"] / dose,
+        }
+
+    def citations(self) -> str:
+        """Full references of everything this twin's parameters rely on."""
+        return format_citations(self.model.citations())
+
+    # ------------------------------------------------------------------ events
+    def apply_event(self, event: Event) -> None:
+        """Apply one event now (its ``time_s`` is the caller's business)."""
+        n = self.model.n_patients
+        if np.size(event.amount) not in (1, n):
+            raise InvalidInputError(
+                "amount", f"must be one value or {n} values, got {np.size(event.amount)}"
+            )
+        amount = np.broadcast_to(np.asarray(event.amount, dtype=np.float64), (n,)).copy()
+        if event.kind == "dose":
+            self._dose(event, amount)
+        elif event.kind == "fill":
+            self._fill(event.target, amount, event.temperature_c)
+        elif event.kind == "drain":
+            self._drain(str(event.target), amount)
+        else:  # rinse: fill, mix instantly, drain the same volume
+            before = self.abdominal_volume_l.copy()
+            self._fill("abdomen", amount, event.temperature_c)
+            self._drain("abdomen", self.abdominal_volume_l - before)
+
+    def _drug_index(self, name: str | None) -> int:
+        canonical = drug_parameters(name or "").name
+        if canonical not in self.model.drugs:
+            raise InvalidInputError(
+                "drug", f"must be one of this twin's drugs {list(self.model.drugs)}, got {name!r}"
+            )
+        return self.model.drugs.index(canonical)
+
+    def _dose(self, event: Event, amount: FloatArray) -> None:
+        layout = self.model.drug_layout
+        drug = self._drug_index(event.drug)
+        if event.target == "reservoir":
+            self.drug[:, drug, layout.reservoir] += amount
+        elif event.target == "abdomen":
+            regions = slice(layout.regions.start, layout.regions.stop)
+            self.drug[:, drug, regions] += amount[:, None] * VOLUME_SHARE[None, :]
+        else:
+            self.drug[:, drug, layout.regions[region_index(event.target)]] += amount
+        self.dosed_mg[:, drug] += amount
+
+    def _fill(self, target: str | int, volume_l: FloatArray, temperature_c: float | None) -> None:
+        layout = self.model.thermal_layout
+        temperature = (
+            self.model.circuit.priming_temperature_c
+            if temperature_c is None
+            else np.full(self.model.n_patients, temperature_c)
+        )
+        energy = self.model.fluid_heat_capacity * volume_l * (temperature - REFERENCE_TEMPERATURE_C)
+        if target == "reservoir":
+            self.reservoir_volume_l = self.reservoir_volume_l + volume_l
+            self.thermal[:, layout.reservoir] += energy
+        else:
+            self.abdominal_volume_l = self.abdominal_volume_l + volume_l
+            regions = slice(layout.regions.start, layout.regions.stop)
+            self.thermal[:, regions] += energy[:, None] * VOLUME_SHARE[None, :]
+        self.energy_added_j += energy
+
+    def _drain(self, target: str, volume_l: FloatArray) -> None:
+        if target == "reservoir":
+            available = self.reservoir_volume_l - self.model.circuit.reservoir_min_volume_l
+            current = self.reservoir_volume_l
+        else:
+            available = self.abdominal_volume_l - self.model.cavity.residual_volume_l
+            current = self.abdominal_volume_l
+        removed = np.clip(np.minimum(volume_l, available), 0.0, None)
+        self._remove_fluid(target, removed / current, drug_leaves=True)
+        if target == "reservoir":
+            self.reservoir_volume_l = current - removed
+        else:
+            self.abdominal_volume_l = current - removed
+
+    def _remove_fluid(self, target: str, fraction: FloatArray, *, drug_leaves: bool) -> None:
+        """Take ``fraction`` of the fluid of ``target`` with its heat (and its drug if it
+        leaves)."""
+        thermal_layout, drug_layout = self.model.thermal_layout, self.model.drug_layout
+        if target == "reservoir":
+            thermal_index: int | slice = thermal_layout.reservoir
+            drug_index: int | slice = drug_layout.reservoir
+            share = fraction
+        else:
+            thermal_index = slice(thermal_layout.regions.start, thermal_layout.regions.stop)
+            drug_index = slice(drug_layout.regions.start, drug_layout.regions.stop)
+            share = fraction[:, None]
+        removed_energy = self.thermal[:, thermal_index] * share
+        self.thermal[:, thermal_index] -= removed_energy
+        self.energy_removed_j += removed_energy.reshape(self.model.n_patients, -1).sum(axis=1)
+        if drug_leaves:
+            drug_share = share[:, None] if target == "reservoir" else share[:, None, :]
+            removed_drug = self.drug[:, :, drug_index] * drug_share
+            self.drug[:, :, drug_index] -= removed_drug
+            n, d = self.model.n_patients, len(self.model.drugs)
+            self.drained_mg += removed_drug.reshape(n, d, -1).sum(axis=2)
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, commands: Commands, dt_s: float) -> None:
+        """Advance every twin by ``dt_s`` [s] holding ``commands``.
+
+        Raises
+        ------
+        InvalidInputError
+            For a non-positive step or negative / non-finite commands.
+        """
+        if not math.isfinite(dt_s) or dt_s <= 0.0:
+            raise InvalidInputError("dt_s", f"must be a step > 0 s, got {dt_s!r}")
+        resolved = _ResolvedCommands.resolve(commands, self.model, dt_s, self)
+        self.last_commands = resolved
+        net_inflow = resolved.inflow_l_s - resolved.outflow_l_s
+        if net_inflow.any():  # volumes move only when the pumps are unbalanced
+            self.reservoir_volume_l = self._reservoir_volume_l - dt_s * net_inflow
+            self.abdominal_volume_l = self._abdominal_volume_l + dt_s * net_inflow
+        inputs = resolved.inputs()
+        if self.integrator == "exact":
+            phi, gamma, phi_drug = self._propagators(resolved, dt_s)
+            self.thermal = (
+                np.matmul(phi, self.thermal[:, :, None])[:, :, 0]
+                + np.matmul(gamma, inputs[:, :, None])[:, :, 0]
+            )
+            self.drug = np.matmul(phi_drug, self.drug[..., None])[..., 0]
+        else:
+            self._reference_step(resolved, inputs, dt_s)
+        self.time_s += dt_s
+        self._evaporate(dt_s)
+
+    def _system(self, resolved: _ResolvedCommands) -> tuple[FloatArray, FloatArray, FloatArray]:
+        args = (
+            self.reservoir_volume_l,
+            self.abdominal_volume_l,
+            resolved.inflow_l_s,
+            resolved.outflow_l_s,
+        )
+        a_thermal, b_thermal = self.model.thermal_system(*args)
+        return a_thermal, b_thermal, self.model.drug_system(*args)
+
+    def _propagators(
+        self, resolved: _ResolvedCommands, dt_s: float
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        key = b"".join(
+            np.ascontiguousarray(array).tobytes()
+            for array in (
+                np.array([dt_s]),
+                self.reservoir_volume_l,
+                self.abdominal_volume_l,
+                resolved.inflow_l_s,
+                resolved.outflow_l_s,
+            )
+        )
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        a_thermal, b_thermal, a_drug = self._system(resolved)
+        n, size = a_thermal.shape[0], a_thermal.shape[1]
+        # scale the input columns so the augmented matrix's norm reflects the dynamics, not the
+        # size of the constant terms (fewer squarings in expm)
+        scale = 1e-3
+        augmented = np.zeros((n, size + N_THERMAL_INPUTS, size + N_THERMAL_INPUTS))
+        augmented[:, :size, :size] = a_thermal * dt_s
+        augmented[:, :size, size:] = b_thermal * (dt_s * scale)
+        exponential = scipy.linalg.expm(augmented)
+        phi = np.ascontiguousarray(exponential[:, :size, :size])
+        gamma = np.ascontiguousarray(exponential[:, :size, size:] / scale)
+        phi_drug = np.ascontiguousarray(scipy.linalg.expm(a_drug * dt_s))
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = (phi, gamma, phi_drug)
+        return phi, gamma, phi_drug
+
+    def _reference_step(self, resolved: _ResolvedCommands, inputs: FloatArray, dt_s: float) -> None:
+        a_thermal, b_thermal, a_drug = self._system(resolved)
+        n, d = self.model.n_patients, len(self.model.drugs)
+        size_t, size_d = a_thermal.shape[1], a_drug.shape[2]
+        for patient in range(n):
+            blocks = [a_thermal[patient], *(a_drug[patient, drug] for drug in range(d))]
+            matrix = scipy.linalg.block_diag(*blocks)
+            forcing = np.concatenate([b_thermal[patient] @ inputs[patient], np.zeros(d * size_d)])
+            start = np.concatenate([self.thermal[patient], self.drug[patient].ravel()])
+            scale = np.concatenate([np.full(size_t, 1e-4), np.full(d * size_d, 1e-10)])
+            solution = solve_ivp(
+                lambda _t, x, m=matrix, f=forcing: m @ x + f,
+                (0.0, dt_s),
+                start,
+                method="BDF",
+                jac=matrix,
+                rtol=1e-10,
+                atol=scale,
+            )
+            if not solution.success:  # pragma: no cover - BDF on a stable linear system
+                raise RuntimeError(f"reference integration failed: {solution.message}")
+            end = solution.y[:, -1]
+            self.thermal[patient] = end[:size_t]
+            self.drug[patient] = end[size_t:].reshape(d, size_d)
+
+    def _evaporate(self, dt_s: float) -> None:
+        if self.model.technique != "open":
+            return
+        rate = water_loss_l_s(self.model.cavity, self.model.technique)
+        wet = self.abdominal_volume_l > self.model.cavity.residual_volume_l + EVAPORATION_LUMP_L
+        self._pending_evaporation_l += np.where(wet, rate * dt_s, 0.0)
+        lump = np.where(
+            self._pending_evaporation_l >= EVAPORATION_LUMP_L, self._pending_evaporation_l, 0.0
+        )
+        if np.any(lump > 0.0):
+            self._remove_fluid("abdomen", lump / self.abdominal_volume_l, drug_leaves=False)
+            self.abdominal_volume_l = self.abdominal_volume_l - lump
+            self.evaporated_l += lump
+            self._pending_evaporation_l -= lump
+
+
+def fluid_volumes_l(
+    model: TwinModel, reservoir_volume_l: FloatArray, abdominal_volume_l: FloatArray
+) -> FloatArray:
+    """Volume of every fluid state [L] in layout order, shape ``(..., patients, n_fluid)``.
+
+    ``reservoir_volume_l`` and ``abdominal_volume_l`` have shape ``(..., patients)`` (a leading time
+    axis is allowed).
+    """
+    circuit = model.circuit
+    cells = circuit.n_tube_cells
+    shape = np.broadcast_shapes(reservoir_volume_l.shape, abdominal_volume_l.shape)
+    fixed = np.concatenate(
+        [
+            circuit.exchanger_volume_l[:, None],
+            np.repeat((circuit.inflow_tube_volume_l / cells)[:, None], cells, axis=1),
+            np.repeat((circuit.outflow_tube_volume_l / cells)[:, None], cells, axis=1),
+        ],
+        axis=1,
+    )
+    return np.concatenate(
+        [
+            np.broadcast_to(reservoir_volume_l, shape)[..., None],
+            np.broadcast_to(fixed, (*shape, fixed.shape[-1])),
+            np.broadcast_to(abdominal_volume_l, shape)[..., None] * VOLUME_SHARE,
+        ],
+        axis=-1,
+    )
+
+
+@dataclass(frozen=True)
+class _ResolvedCommands:
+    """Commands as per-patient arrays in internal units, limited to what the plant can do."""
+
+    heater_power_w: FloatArray
+    cooling_w: FloatArray
+    inflow_l_s: FloatArray
+    outflow_l_s: FloatArray
+
+    @staticmethod
+    def zeros(n: int) -> _ResolvedCommands:
+        zero = np.zeros(n)
+        return _ResolvedCommands(zero, zero, zero, zero)
+
+    @staticmethod
+    def resolve(commands: Commands, model: TwinModel, dt_s: float, twin: Twin) -> _ResolvedCommands:
+        n = model.n_patients
+
+        def array(name: str, value: float | FloatArray) -> FloatArray:
+            if isinstance(value, float | int) and math.isfinite(value) and value >= 0.0:
+                return np.full(n, float(value))
+            values = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
+            if not np.all(np.isfinite(values)) or np.any(values < 0.0):
+                raise InvalidInputError(name, f"must be finite and >= 0, got {value!r}")
+            return values
+
+        heater = np.minimum(
+            array("heater_power_w", commands.heater_power_w), model.circuit.heater_max_power_w
+        )
+        cooling = array("cooling_w", commands.cooling_w)
+        inflow = array("inflow_l_min", commands.inflow_l_min) / 60.0
+        outflow = (
+            inflow
+            if commands.outflow_l_min is None
+            else array("outflow_l_min", commands.outflow_l_min) / 60.0
+        )
+        # pumps cannot draw fluid that is not there: keep the reservoir and abdomen above minimum
+        reservoir_spare = np.maximum(
+            twin.reservoir_volume_l - model.circuit.reservoir_min_volume_l, 0.0
+        )
+        abdomen_spare = np.maximum(twin.abdominal_volume_l - model.cavity.residual_volume_l, 0.0)
+        inflow = np.minimum(inflow, outflow + reservoir_spare / dt_s)
+        outflow = np.minimum(outflow, inflow + abdomen_spare / dt_s)
+        return _ResolvedCommands(heater, cooling, inflow, outflow)
+
+    def inputs(self) -> FloatArray:
+        """Thermal input vector per patient, shape ``(patients, 3)``."""
+        columns = np.zeros((self.heater_power_w.size, N_THERMAL_INPUTS))
+        columns[:, INPUT_HEATER] = self.heater_power_w
+        columns[:, INPUT_COOLING] = self.cooling_w
+        columns[:, INPUT_ONE] = 1.0
+        return columns
