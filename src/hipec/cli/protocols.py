@@ -40,7 +40,11 @@ def list_command(json_output: JsonOption = False) -> None:
         return
     table = Table(title="HIPEC regimens", title_justify="left")
     for column in ("id", "drugs", "technique", "min", "source", "unverified"):
-        table.add_column(column, justify="right" if column in ("min", "unverified") else "left")
+        table.add_column(
+            column,
+            justify="right" if column in ("min", "unverified") else "left",
+            no_wrap=column == "id",  # an id is typed by the user: never cut it
+        )
     for row in rows:
         table.add_row(
             row["id"],
