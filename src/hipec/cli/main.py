@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from hipec import __version__
-from hipec.cli import assess, cases, codes, db, export, pci, plan, protocols, scores
+from hipec.cli import assess, cases, codes, db, export, pci, plan, protocols, report, scores
 from hipec.cli._common import err_console
 from hipec.errors import HipecError
 
@@ -44,7 +44,7 @@ def _root(
     """CRS + HIPEC: scores, candidacy, regimens and dose plans."""
 
 
-for module in (pci, scores, assess, protocols, plan, db, cases, codes, export):
+for module in (pci, scores, assess, protocols, plan, db, cases, codes, export, report):
     module.register(app)
 
 
