@@ -5,13 +5,31 @@ Every user error becomes one line on standard error and exit code 2; no tracebac
 
 from __future__ import annotations
 
+import os
 import sys
+
+# The twin's matrices are small (about 135 x 135): on a few cores a multi-threaded BLAS only adds
+# contention, so the command line runs it single-threaded unless the user says otherwise. Set before
+# numpy is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from typing import Annotated
 
 import typer
 
 from hipec import __version__
-from hipec.cli import assess, cases, codes, db, export, pci, plan, protocols, report, scores
+from hipec.cli import (
+    assess,
+    cases,
+    codes,
+    db,
+    export,
+    pci,
+    plan,
+    protocols,
+    report,
+    scores,
+    validate,
+)
 from hipec.cli._common import err_console
 from hipec.errors import HipecError
 
@@ -44,7 +62,7 @@ def _root(
     """CRS + HIPEC: scores, candidacy, regimens and dose plans."""
 
 
-for module in (pci, scores, assess, protocols, plan, db, cases, codes, export, report):
+for module in (pci, scores, assess, protocols, plan, db, cases, codes, export, report, validate):
     module.register(app)
 
 

@@ -70,10 +70,20 @@ CITATIONS: dict[str, str] = {
         "peritoneal carcinomatosis. Cancer Chemother Pharmacol 2011;68:147-56."
     ),
     "Cerretani2005": (
-        "Cerretani D, Nencini C, Urso R, et al. Pharmacokinetics of mitomycin C after "
-        "hyperthermic intraperitoneal chemotherapy. J Chemother 2005 (as quoted by the hipec "
-        "domain "
-        "brief; volume and pages not verified)."
+        "Cerretani D, et al. Pharmacokinetics of mitomycin C after resection of peritoneal "
+        "carcinomatosis and intraperitoneal chemohyperthermic perfusion. J Chemother "
+        "2005;17(6):668-73 (title, journal, pages and the abstract's figures checked against the "
+        "publisher's abstract page; co-authors not verified)."
+    ),
+    "ClosedInflow44": (
+        "Closed-technique HIPEC temperature study, Ann Surg Oncol, doi 10.1245/s10434-017-6279-3 "
+        "(as quoted by the hipec domain brief: inflow 44 C gave a mean perfusate of 42 C, "
+        "intra-abdominal pressure 2-34 mmHg; authors and title not verified)."
+    ),
+    "BladderTemperature2021": (
+        "Study of 214 adults undergoing CRS-HIPEC, Ann Surg Oncol, doi 10.1245/s10434-021-10929-8 "
+        "(as quoted by the hipec domain brief: 114 of 214 reached a bladder temperature >= 38 C; "
+        "authors and title not verified)."
     ),
     "Cho1999": (
         "Cho HK, Lush RM, Bartlett DL, et al. Pharmacokinetics of cisplatin administered by "

@@ -42,8 +42,14 @@ class SimpleHeaterRule:
     feed_forward_w: float = 300.0
 
     def __call__(self, twin: Twin) -> Commands:
-        error = np.asarray(self.setpoint_c) - twin.inflow_temperature_c
-        power = np.maximum(self.feed_forward_w + self.gain_w_per_k * error, 0.0)
+        setpoint = self.setpoint_c
+        if isinstance(setpoint, float | int) and twin.model.n_patients == 1:
+            # one patient: plain floats (this runs every step)
+            error = setpoint - twin.inflow_temperature_of(0)
+            scalar = max(self.feed_forward_w + self.gain_w_per_k * error, 0.0)
+            return Commands(heater_power_w=scalar, inflow_l_min=self.flow_l_min)
+        errors = np.asarray(setpoint) - twin.inflow_temperature_c
+        power = np.maximum(self.feed_forward_w + self.gain_w_per_k * errors, 0.0)
         return Commands(heater_power_w=power, inflow_l_min=self.flow_l_min)
 
 

@@ -22,6 +22,8 @@ from hipec.model.state import REFERENCE_TEMPERATURE_C, FloatArray
 
 CommandSource = Commands | Callable[[Twin], Commands]
 _IDLE = Commands()
+#: Recordings up to this size keep whole state vectors [bytes].
+_WHOLE_STATE_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -81,22 +83,23 @@ class Trajectory:
 
 def _trajectory(
     twin: Twin,
-    times: list[float],
-    thermal: list[FloatArray],
-    drug: list[FloatArray],
-    volumes: list[FloatArray],
-    dosed: list[FloatArray],
-    commands: list[FloatArray],
+    times: FloatArray,
+    energy: FloatArray,
+    amount: FloatArray,
+    volume: FloatArray,
+    dose: FloatArray,
+    applied: FloatArray,
 ) -> Trajectory:
-    """Turn recorded raw states into physical outputs, vectorised over time."""
+    """Turn recorded raw states into physical outputs, vectorised over time.
+
+    ``energy`` ``(T, P, n_fluid + 1)``: fluid states then core; ``amount`` ``(T, P, D, n_fluid +
+    6)``: fluid, plasma central, peripheral, urine, systemic, degradation, tissue (wall included);
+    ``volume`` ``(T, P, 2)``: reservoir, abdomen; ``dose`` ``(T, P, D)``; ``applied`` ``(T, P,
+    2)``: heater power, inflow.
+    """
     model = twin.model
     t_layout, d_layout = model.thermal_layout, model.drug_layout
     n_fluid = len(t_layout.fluid)
-    energy = np.stack(thermal)  # (T, P, n_fluid + 1): fluid states then core
-    amount = np.stack(drug)  # (T, P, D, n_fluid + 6): fluid, plasma central, ledgers
-    volume = np.stack(volumes)  # (T, P, 2): reservoir, abdomen
-    dose = np.stack(dosed)  # (T, P, D)
-    applied = np.stack(commands)  # (T, P, 2): heater power, inflow
     fluid_volume = fluid_volumes_l(model, volume[..., 0], volume[..., 1])  # (T, P, n_fluid)
     temperature = energy[..., :n_fluid] / (fluid_volume * model.fluid_heat_capacity[:, None])
     temperature = temperature + REFERENCE_TEMPERATURE_C
@@ -107,7 +110,7 @@ def _trajectory(
         per_dose = 1.0 / np.where(dose > 0.0, dose, np.nan)
     region_volume = fluid_volume[..., regions]
     return Trajectory(
-        time_s=np.array(times),
+        time_s=times,
         heater_power_w=applied[..., 0],
         inflow_l_min=applied[..., 1],
         region_temperature_c=temperature[..., regions],
@@ -133,6 +136,80 @@ def _trajectory(
         wall_depth_m=twin.wall_depth_m,
         drugs=model.drugs,
     )
+
+
+class _Recorder:
+    """Preallocated storage for the raw samples :func:`_trajectory` needs (no per-sample
+    allocation: a sample is a handful of copies into arrays sized for the whole run)."""
+
+    def __init__(self, twin: Twin, samples: int) -> None:
+        model = twin.model
+        t_layout, d_layout = model.thermal_layout, model.drug_layout
+        n, d = model.n_patients, len(model.drugs)
+        self.twin = twin
+        self.count = 0
+        self.thermal_index = np.array([*t_layout.fluid, t_layout.core])
+        # drug outputs as one product with a selection matrix: fluid states, then plasma central,
+        # peripheral, urine, systemic, degradation, tissue elimination plus the wall's content
+        # (the wall's drug counts as absorbed)
+        drug_index = [*d_layout.fluid, *range(d_layout.plasma_central, d_layout.size)]
+        selection = np.zeros((d_layout.size, len(drug_index)))
+        selection[drug_index, np.arange(len(drug_index))] = 1.0
+        selection[d_layout.wall_slice, -1] = 1.0
+        self.selection = selection
+        # a small batch copies whole state vectors (cheapest per sample) and selects at the end;
+        # a large one selects while recording to bound memory
+        state_values = n * (t_layout.size + d * d_layout.size)
+        self.whole = samples * state_values * 8 <= _WHOLE_STATE_BYTES
+        self.times = np.empty(samples)
+        if self.whole:
+            self.thermal = np.empty((samples, n, t_layout.size))
+            self.drug = np.empty((samples, n, d, d_layout.size))
+        else:
+            self.thermal = np.empty((samples, n, self.thermal_index.size))
+            self.drug = np.empty((samples, n, d, len(drug_index)))
+        self.versions: tuple[int, int] = (-1, -1)
+        self.changes: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []
+        self.applied = np.empty((samples, n, 2))
+
+    def record(self, time_s: float) -> None:
+        twin, k = self.twin, self.count
+        self.times[k] = time_s
+        if self.whole:
+            self.thermal[k] = twin.thermal
+            self.drug[k] = twin.drug
+        else:
+            np.take(twin.thermal, self.thermal_index, axis=1, out=self.thermal[k])
+            np.matmul(twin.drug, self.selection, out=self.drug[k])
+        # volumes and doses change only at events and with unbalanced pumps: copied on change
+        versions = (twin.volume_version, twin.event_count)
+        if versions != self.versions:
+            self.versions = versions
+            self.changes.append(
+                (k, twin.reservoir_volume_l.copy(), twin.abdominal_volume_l.copy(),
+                 twin.dosed_mg.copy())
+            )  # fmt: skip
+        last, applied = twin.last_commands, self.applied[k]
+        applied[:, 0] = last.heater_power_w
+        applied[:, 1] = last.inflow_l_s
+        self.count = k + 1
+
+    def trajectory(self) -> Trajectory:
+        k = self.count
+        thermal, drug = self.thermal[:k], self.drug[:k]
+        if self.whole:
+            thermal = np.take(thermal, self.thermal_index, axis=-1)
+            drug = drug @ self.selection
+        applied = self.applied[:k].copy()
+        applied[..., 1] *= 60.0  # L/s -> L/min
+        volumes = np.empty((k, *self.changes[0][1].shape, 2))
+        dosed = np.empty((k, *self.changes[0][3].shape))
+        bounds = [change[0] for change in self.changes[1:]] + [k]
+        for (first, reservoir, abdomen, dose), stop in zip(self.changes, bounds, strict=True):
+            volumes[first:stop, :, 0] = reservoir
+            volumes[first:stop, :, 1] = abdomen
+            dosed[first:stop] = dose
+        return _trajectory(self.twin, self.times[:k].copy(), thermal, drug, volumes, dosed, applied)
 
 
 def simulate(
@@ -176,46 +253,26 @@ def simulate(
     n_steps = max(1, round(duration_s / dt_s))
     start = twin.time_s
     pending = sorted(events, key=lambda event: event.time_s)
+    # event times relative to the twin's clock, with the tolerance for step rounding
+    due_at = [start + event.time_s - 1e-9 for event in pending]
     next_event = 0
-    t_layout, d_layout = twin.model.thermal_layout, twin.model.drug_layout
-    thermal_index = np.array([*t_layout.fluid, t_layout.core])
-    # fluid states, then plasma central, peripheral, urine, systemic, degradation, tissue
-    # elimination
-    drug_index = np.array([*d_layout.fluid, *range(d_layout.plasma_central, d_layout.size)])
-    wall = d_layout.wall_slice
-    times: list[float] = []
-    thermal: list[FloatArray] = []
-    drug: list[FloatArray] = []
-    volumes: list[FloatArray] = []
-    dosed: list[FloatArray] = []
-    applied: list[FloatArray] = []
+    recorder = _Recorder(twin, n_steps // record_every + 2)
+    fixed = commands if isinstance(commands, Commands) else _IDLE
+    source = commands if callable(commands) and not isinstance(commands, Commands) else None
 
-    def record() -> None:
-        times.append(twin.time_s - start)
-        thermal.append(twin.thermal[:, thermal_index])
-        sample = twin.drug[:, :, drug_index]
-        # the wall's drug counts as absorbed: fold it into the tissue-elimination column's neighbour
-        sample[..., -1] += twin.drug[:, :, wall].sum(axis=-1)
-        drug.append(sample)
-        volumes.append(np.stack([twin.reservoir_volume_l, twin.abdominal_volume_l], axis=1))
-        dosed.append(twin.dosed_mg.copy())
-        last = twin.last_commands
-        applied.append(np.stack([last.heater_power_w, last.inflow_l_s * 60.0], axis=1))
-
-    def apply_due() -> None:
-        nonlocal next_event
-        while (
-            next_event < len(pending) and pending[next_event].time_s <= twin.time_s - start + 1e-9
-        ):
-            twin.apply_event(pending[next_event])
-            next_event += 1
-
-    apply_due()
-    record()
+    while next_event < len(pending) and due_at[next_event] <= twin.time_s:
+        twin.apply_event(pending[next_event])
+        next_event += 1
+    recorder.record(twin.time_s - start)
+    n_events = len(pending)
+    next_due = due_at[next_event] if next_event < n_events else math.inf
     for step in range(1, n_steps + 1):
-        command = commands(twin) if callable(commands) else commands or _IDLE
-        twin.step(command, dt_s)
-        apply_due()
+        twin.step(fixed if source is None else source(twin), dt_s)
+        if twin.time_s >= next_due:
+            while next_event < n_events and due_at[next_event] <= twin.time_s:
+                twin.apply_event(pending[next_event])
+                next_event += 1
+            next_due = due_at[next_event] if next_event < n_events else math.inf
         if step % record_every == 0 or step == n_steps:
-            record()
-    return _trajectory(twin, times, thermal, drug, volumes, dosed, applied)
+            recorder.record(twin.time_s - start)
+    return recorder.trajectory()

@@ -8,9 +8,17 @@ step. :class:`Twin` integrates it *exactly* (zero-order-hold discretisation)::
 
 so a 1 s step is as stable as the physics, whatever the stiffness of the wall grid or the tubing
 cells. Propagators are cached per (volumes, flows, dt): in the steady perfusion phase a step is two
-matrix-vector products. Volumes follow the pump balance step by step (the coefficients use the
-volumes
-at the end of the step); a step with unequal pump flows therefore rebuilds the propagators.
+matrix-vector products. The held inputs are appended to the thermal state, so ``[Phi | Gamma]``
+acts on it in one product, and two state buffers are swapped so that no step allocates. Commands
+are checked once per change (pump flows) or with one pass (heater power).
+
+Cohorts. Patients with identical inputs (body, starting temperature, every parameter value:
+``TwinModel.patient_class``) at identical volumes and flows share one propagator, computed once
+(``scipy.linalg.expm`` on stacked arrays) and applied to all of them by one matrix-matrix product;
+distinct patients get their own, stepped by a stacked product. The result is the same to round-off
+as stepping each patient alone (tested). Volumes follow the pump balance step by step (the
+coefficients use the volumes at the end of the step); a step with unequal pump flows therefore
+rebuilds the propagators.
 
 The reference path (``integrator="reference"``) integrates the *same* ``A, B, u`` over every step
 with ``scipy.integrate.solve_ivp`` (BDF, tight tolerances); it exists to prove the fast path.
@@ -20,18 +28,20 @@ here, so :meth:`Twin.energy_ledger` and :meth:`Twin.drug_ledger` close to round-
 
 Water lost by evaporation (open technique) is removed in lumps of :data:`EVAPORATION_LUMP_L` at the
 regions' own temperature and with the drug left behind, so that the volumes -- and the cached
-propagators -- change only every few minutes.
+propagators -- change only every few minutes; the lump is checked only when it can be due.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import scipy.linalg
+from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
 
 from hipec.errors import InvalidInputError
@@ -112,9 +122,26 @@ class Twin:
         self._reservoir_volume_l: FloatArray = circuit.reservoir_priming_volume_l.copy()
         self._abdominal_volume_l: FloatArray = model.cavity.residual_volume_l.copy()
         self._refresh_volumes()
-        self.thermal: FloatArray = np.zeros((n, model.thermal_layout.size))
-        self.drug: FloatArray = np.zeros((n, d, model.drug_layout.size))
+        size = model.thermal_layout.size
+        # thermal state with the held inputs appended (heater, cooling, 1): one product per step
+        # gives ``Phi x + Gamma u``; two buffers are swapped so that no step allocates
+        self._thermal_buffers = [np.zeros((n, size + N_THERMAL_INPUTS)) for _ in range(2)]
+        for buffer in self._thermal_buffers:
+            buffer[:, size + INPUT_ONE] = 1.0
+        self._drug_buffers = [np.zeros((n, d, model.drug_layout.size)) for _ in range(2)]
+        self._input_columns = (size + INPUT_HEATER, size + INPUT_COOLING)
+        self._single = n == 1
+        self._exact = integrator == "exact"
+        self._open = model.technique == "open"
+        #: bumped by every event (dose, fill, drain, rinse): recorders copy the dosed amounts then
+        self.event_count = 0
+        self._single_drug = d == 1
         self.last_commands = _ResolvedCommands.zeros(n)
+        self._resolver = _CommandResolver(model)
+        classes = model.patient_class
+        self._patient_class: FloatArray = (
+            classes.astype(np.float64) if classes.size == n else np.arange(n, dtype=np.float64)
+        )
         # event ledgers
         self.energy_added_j: FloatArray = np.zeros(n)
         self.energy_removed_j: FloatArray = np.zeros(n)
@@ -122,7 +149,10 @@ class Twin:
         self.drained_mg: FloatArray = np.zeros((n, d))
         self.evaporated_l: FloatArray = np.zeros(n)
         self._pending_evaporation_l: FloatArray = np.zeros(n)
-        self._cache: dict[bytes, tuple[FloatArray, FloatArray, FloatArray]] = {}
+        self._evaporation_elapsed_s = 0.0
+        self._evaporation_check_s = 0.0
+        self._cache: dict[bytes, _Propagators] = {}
+        self._last_propagators: tuple[int, bytes, float, _Propagators] | None = None
         self._set_initial_temperatures()
         self._initial_ledger = self._thermal_invariant()
 
@@ -171,6 +201,25 @@ class Twin:
         self.thermal[:, layout.wall_slice] = wall * core[:, None]
         self.thermal[:, layout.core] = model.core_capacity_j_per_k * core
 
+    # ------------------------------------------------------------------ state
+    @property
+    def thermal(self) -> FloatArray:
+        """Thermal state [J relative to 37 C], shape ``(patients, n_thermal)`` (a view)."""
+        return self._thermal_buffers[0][:, : self.model.thermal_layout.size]
+
+    @thermal.setter
+    def thermal(self, value: FloatArray) -> None:
+        self._thermal_buffers[0][:, : self.model.thermal_layout.size] = value
+
+    @property
+    def drug(self) -> FloatArray:
+        """Drug state [mg], shape ``(patients, drugs, n_drug)``."""
+        return self._drug_buffers[0]
+
+    @drug.setter
+    def drug(self, value: FloatArray) -> None:
+        self._drug_buffers[0][...] = value
+
     # ------------------------------------------------------------------ volumes and capacities
     @property
     def reservoir_volume_l(self) -> FloatArray:
@@ -189,14 +238,19 @@ class Twin:
 
     @abdominal_volume_l.setter
     def abdominal_volume_l(self, value: FloatArray) -> None:
+        if self.model.technique == "open" and hasattr(self, "_evaporation_elapsed_s"):
+            self._accrue_evaporation()  # the time so far evaporated at the old wetness
         self._abdominal_volume_l = np.asarray(value, dtype=np.float64)
         self._refresh_volumes()
+        self._evaporation_check_s = 0.0  # wetness may have changed: check at the next step
 
     def _refresh_volumes(self) -> None:
+        self._volume_version = getattr(self, "_volume_version", 0) + 1
         self._fluid_volume = fluid_volumes_l(
             self.model, self._reservoir_volume_l, self._abdominal_volume_l
         )
         self._fluid_capacity = self._fluid_volume * self.model.fluid_heat_capacity[:, None]
+        self._inflow_capacity = self._fluid_capacity[:, self.model.thermal_layout.inflow_tube[-1]]
 
     def fluid_volumes_l(self) -> FloatArray:
         """Volume of every fluid state [L], shape ``(patients, n_fluid)`` in layout order."""
@@ -220,9 +274,24 @@ class Twin:
         return np.asarray(energy / capacity + REFERENCE_TEMPERATURE_C)
 
     @property
+    def volume_version(self) -> int:
+        """A counter bumped whenever a reservoir or abdominal volume changes."""
+        return self._volume_version
+
+    def inflow_temperature_of(self, patient: int = 0) -> float:
+        """Inflow temperature of one patient as a plain number [degC] (a cheap read for a
+        controller stepping a single twin)."""
+        index = self.model.thermal_layout.inflow_tube[-1]
+        energy = float(self._thermal_buffers[0][patient, index])
+        return energy / float(self._inflow_capacity[patient]) + REFERENCE_TEMPERATURE_C
+
+    @property
     def inflow_temperature_c(self) -> FloatArray:
         """Perfusate temperature at the inflow catheters [degC] (last inflow tube cell)."""
-        return self._fluid_temperature(self.model.thermal_layout.inflow_tube[-1])
+        # read every step by controllers: kept to two array operations
+        index = self.model.thermal_layout.inflow_tube[-1]
+        energy = self._thermal_buffers[0][:, index]
+        return np.asarray(energy / self._inflow_capacity + REFERENCE_TEMPERATURE_C)
 
     @property
     def outflow_temperature_c(self) -> FloatArray:
@@ -406,6 +475,7 @@ class Twin:
                 "amount", f"must be one value or {n} values, got {np.size(event.amount)}"
             )
         amount = np.broadcast_to(np.asarray(event.amount, dtype=np.float64), (n,)).copy()
+        self.event_count += 1
         if event.kind == "dose":
             self._dose(event, amount)
         elif event.kind == "fill":
@@ -499,26 +569,54 @@ class Twin:
         InvalidInputError
             For a non-positive step or negative / non-finite commands.
         """
-        if not math.isfinite(dt_s) or dt_s <= 0.0:
+        if not dt_s > 0.0 or dt_s == math.inf:
             raise InvalidInputError("dt_s", f"must be a step > 0 s, got {dt_s!r}")
-        resolved = _ResolvedCommands.resolve(commands, self.model, dt_s, self)
+        resolved = self._resolver.resolve(commands, dt_s, self)
         self.last_commands = resolved
-        net_inflow = resolved.inflow_l_s - resolved.outflow_l_s
-        if net_inflow.any():  # volumes move only when the pumps are unbalanced
+        if resolved.unbalanced:  # volumes move only when the pumps are unbalanced
+            net_inflow = resolved.inflow_l_s - resolved.outflow_l_s
             self.reservoir_volume_l = self._reservoir_volume_l - dt_s * net_inflow
             self.abdominal_volume_l = self._abdominal_volume_l + dt_s * net_inflow
-        inputs = resolved.inputs()
-        if self.integrator == "exact":
-            phi, gamma, phi_drug = self._propagators(resolved, dt_s)
-            self.thermal = (
-                np.matmul(phi, self.thermal[:, :, None])[:, :, 0]
-                + np.matmul(gamma, inputs[:, :, None])[:, :, 0]
-            )
-            self.drug = np.matmul(phi_drug, self.drug[..., None])[..., 0]
+        if self._exact:
+            self._exact_step(resolved, dt_s)
         else:
-            self._reference_step(resolved, inputs, dt_s)
+            self._reference_step(resolved, resolved.inputs(), dt_s)
         self.time_s += dt_s
-        self._evaporate(dt_s)
+        if self._open:
+            self._evaporation_elapsed_s += dt_s
+            if self._evaporation_elapsed_s >= self._evaporation_check_s:
+                self._evaporate()
+
+    def _exact_step(self, resolved: _ResolvedCommands, dt_s: float) -> None:
+        """``x <- Phi x + Gamma u`` (thermal) and ``m <- Phi_drug m`` with cached propagators."""
+        propagators = self._propagators(resolved, dt_s)
+        now, after = self._thermal_buffers
+        drug_now, drug_after = self._drug_buffers
+        heater_column, cooling_column = self._input_columns
+        if self._single:
+            now[0, heater_column] = resolved.heater_power_w[0]
+            now[0, cooling_column] = resolved.cooling_w[0]
+        else:
+            now[:, heater_column] = resolved.heater_power_w
+            now[:, cooling_column] = resolved.cooling_w
+        members = propagators.members
+        if self._single:
+            np.dot(propagators.thermal[0], now[0], out=after[0, :heater_column])
+            if self._single_drug:
+                np.dot(propagators.drug[0, 0], drug_now[0, 0], out=drug_after[0, 0])
+            else:
+                for drug in range(drug_now.shape[1]):
+                    np.dot(propagators.drug[0, drug], drug_now[0, drug], out=drug_after[0, drug])
+        elif members is None:  # one propagator per patient, in patient order
+            after[:, :heater_column] = np.matmul(propagators.thermal, now[:, :, None])[:, :, 0]
+            drug_after[...] = np.matmul(propagators.drug, drug_now[..., None])[..., 0]
+        else:  # patients sharing a propagator: one matrix-matrix product per group
+            for group, rows in enumerate(members):
+                after[rows, :heater_column] = now[rows] @ propagators.thermal[group].T
+                for drug in range(drug_now.shape[1]):
+                    drug_after[rows, drug] = drug_now[rows, drug] @ propagators.drug[group, drug].T
+        self._thermal_buffers = [after, now]
+        self._drug_buffers = [drug_after, drug_now]
 
     def _system(self, resolved: _ResolvedCommands) -> tuple[FloatArray, FloatArray, FloatArray]:
         args = (
@@ -530,38 +628,63 @@ class Twin:
         a_thermal, b_thermal = self.model.thermal_system(*args)
         return a_thermal, b_thermal, self.model.drug_system(*args)
 
-    def _propagators(
-        self, resolved: _ResolvedCommands, dt_s: float
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        key = b"".join(
-            np.ascontiguousarray(array).tobytes()
-            for array in (
-                np.array([dt_s]),
-                self.reservoir_volume_l,
-                self.abdominal_volume_l,
-                resolved.inflow_l_s,
-                resolved.outflow_l_s,
-            )
-        )
+    def _propagators(self, resolved: _ResolvedCommands, dt_s: float) -> _Propagators:
+        """Propagators for the current volumes and flows, computed once per distinct (patient
+        class, volumes, flows, step) and cached."""
+        last = self._last_propagators
+        if (
+            last is not None
+            and last[0] == self._volume_version
+            and last[1] is resolved.flow_key
+            and last[2] == dt_s
+        ):
+            return last[3]  # nothing changed since the previous step
+        key = resolved.cache_key(dt_s, self._reservoir_volume_l, self._abdominal_volume_l)
         cached = self._cache.get(key)
         if cached is not None:
+            self._last_propagators = (self._volume_version, resolved.flow_key, dt_s, cached)
             return cached
-        a_thermal, b_thermal, a_drug = self._system(resolved)
-        n, size = a_thermal.shape[0], a_thermal.shape[1]
-        # scale the input columns so the augmented matrix's norm reflects the dynamics, not the
-        # size of the constant terms (fewer squarings in expm)
-        scale = 1e-3
-        augmented = np.zeros((n, size + N_THERMAL_INPUTS, size + N_THERMAL_INPUTS))
-        augmented[:, :size, :size] = a_thermal * dt_s
-        augmented[:, :size, size:] = b_thermal * (dt_s * scale)
-        exponential = scipy.linalg.expm(augmented)
-        phi = np.ascontiguousarray(exponential[:, :size, :size])
-        gamma = np.ascontiguousarray(exponential[:, :size, size:] / scale)
-        phi_drug = np.ascontiguousarray(scipy.linalg.expm(a_drug * dt_s))
+        n = self.model.n_patients
+        columns = (
+            self._patient_class,
+            self._reservoir_volume_l,
+            self._abdominal_volume_l,
+            resolved.inflow_l_s,
+            resolved.outflow_l_s,
+        )
+        representatives: NDArray[np.int64] = np.zeros(1, dtype=np.int64)
+        inverse: NDArray[np.int64] = np.zeros(1, dtype=np.int64)
+        if n > 1:
+            table = np.stack(columns, axis=1)
+            _, first, where = np.unique(table, axis=0, return_index=True, return_inverse=True)
+            representatives = first.astype(np.int64)
+            inverse = where.reshape(-1).astype(np.int64)
+        groups = representatives.size
+        if groups == n:  # nothing shared: the whole batch in patient order
+            model = self.model
+            picked = [np.asarray(column) for column in columns[1:]]
+        else:
+            model = self.model.subset(representatives)
+            picked = [np.asarray(column)[representatives] for column in columns[1:]]
+        a_thermal, b_thermal = model.thermal_system(*picked)
+        a_drug = model.drug_system(*picked)
+        thermal, drug = _exponentials(a_thermal, b_thermal, a_drug, dt_s)
+        members: list[NDArray[np.int64] | slice] | None = None
+        if n > 1 and groups <= n // 2:
+            members = []
+            for group in range(groups):
+                rows = np.flatnonzero(inverse == group)
+                contiguous = rows[-1] - rows[0] + 1 == rows.size
+                # a slice reads and writes in place; an index array copies
+                members.append(slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows)
+        elif 1 < groups < n:  # many groups: give every patient its own copy
+            thermal, drug = thermal[inverse], drug[inverse]
+        propagators = _Propagators(thermal, drug, members)
         if len(self._cache) >= _CACHE_SIZE:
             self._cache.pop(next(iter(self._cache)))
-        self._cache[key] = (phi, gamma, phi_drug)
-        return phi, gamma, phi_drug
+        self._cache[key] = propagators
+        self._last_propagators = (self._volume_version, resolved.flow_key, dt_s, propagators)
+        return propagators
 
     def _reference_step(self, resolved: _ResolvedCommands, inputs: FloatArray, dt_s: float) -> None:
         a_thermal, b_thermal, a_drug = self._system(resolved)
@@ -588,12 +711,22 @@ class Twin:
             self.thermal[patient] = end[:size_t]
             self.drug[patient] = end[size_t:].reshape(d, size_d)
 
-    def _evaporate(self, dt_s: float) -> None:
-        if self.model.technique != "open":
-            return
-        rate = water_loss_l_s(self.model.cavity, self.model.technique)
-        wet = self.abdominal_volume_l > self.model.cavity.residual_volume_l + EVAPORATION_LUMP_L
-        self._pending_evaporation_l += np.where(wet, rate * dt_s, 0.0)
+    def _accrue_evaporation(self) -> None:
+        """Turn the time since the last accrual into pending evaporated water at the current
+        wetness (the abdomen loses water only while it holds more than its residual film)."""
+        elapsed, self._evaporation_elapsed_s = self._evaporation_elapsed_s, 0.0
+        if elapsed > 0.0:
+            rate = water_loss_l_s(self.model.cavity, self.model.technique)
+            wet = (
+                self._abdominal_volume_l > self.model.cavity.residual_volume_l + EVAPORATION_LUMP_L
+            )
+            self._pending_evaporation_l += np.where(wet, rate * elapsed, 0.0)
+
+    def _evaporate(self) -> None:
+        """Remove the evaporated water in lumps of at least :data:`EVAPORATION_LUMP_L`; the next
+        check is scheduled for when the first patient's pending water reaches a lump (volume
+        changes bring it forward)."""
+        self._accrue_evaporation()
         lump = np.where(
             self._pending_evaporation_l >= EVAPORATION_LUMP_L, self._pending_evaporation_l, 0.0
         )
@@ -602,6 +735,57 @@ class Twin:
             self.abdominal_volume_l = self.abdominal_volume_l - lump
             self.evaporated_l += lump
             self._pending_evaporation_l -= lump
+        rate = water_loss_l_s(self.model.cavity, self.model.technique)
+        wet = self._abdominal_volume_l > self.model.cavity.residual_volume_l + EVAPORATION_LUMP_L
+        with np.errstate(divide="ignore"):
+            wait = np.where(
+                wet & (rate > 0.0),
+                (EVAPORATION_LUMP_L - self._pending_evaporation_l) / rate,
+                math.inf,
+            )
+        # a little early rather than late: the check is repeated until the lump is due
+        self._evaporation_check_s = max(float(wait.min()) * (1.0 - 1e-9), 0.0)
+
+
+@dataclass(frozen=True)
+class _Propagators:
+    """Exact one-step maps for held commands.
+
+    ``thermal`` is ``[Phi | Gamma]`` (shape ``(groups, n, n + 3)``), ``drug`` is ``Phi_drug``
+    (``(groups, drugs, m, m)``); ``members`` lists the patients of each group, or is ``None`` when
+    the arrays follow the patient order (one group per patient, or a single patient).
+    """
+
+    thermal: FloatArray
+    drug: FloatArray
+    members: list[NDArray[np.int64] | slice] | None
+
+
+#: Patients per call of the matrix exponential (bounds the temporary memory of a large cohort).
+_EXPM_CHUNK = 64
+
+
+def _exponentials(
+    a_thermal: FloatArray, b_thermal: FloatArray, a_drug: FloatArray, dt_s: float
+) -> tuple[FloatArray, FloatArray]:
+    """Zero-order-hold discretisation ``expm([[A, B], [0, 0]] dt) = [[Phi, Gamma], [0, I]]`` of
+    the thermal systems and ``expm(A dt)`` of the drug systems, batched over the leading axes."""
+    n, size = a_thermal.shape[0], a_thermal.shape[1]
+    # scale the input columns so the augmented matrix's norm reflects the dynamics, not the size
+    # of the constant terms (fewer squarings in expm)
+    scale = 1e-3
+    augmented = np.zeros((n, size + N_THERMAL_INPUTS, size + N_THERMAL_INPUTS))
+    augmented[:, :size, :size] = a_thermal * dt_s
+    augmented[:, :size, size:] = b_thermal * (dt_s * scale)
+    thermal = np.empty((n, size, size + N_THERMAL_INPUTS))
+    drug = np.empty(a_drug.shape)
+    for start in range(0, n, _EXPM_CHUNK):
+        chunk = slice(start, start + _EXPM_CHUNK)
+        exponential = scipy.linalg.expm(augmented[chunk])
+        thermal[chunk, :, :size] = exponential[:, :size, :size]
+        thermal[chunk, :, size:] = exponential[:, :size, size:] / scale
+        drug[chunk] = scipy.linalg.expm(a_drug[chunk] * dt_s)
+    return thermal, drug
 
 
 def fluid_volumes_l(
@@ -633,50 +817,30 @@ def fluid_volumes_l(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _ResolvedCommands:
-    """Commands as per-patient arrays in internal units, limited to what the plant can do."""
+    """Commands as per-patient arrays in internal units, limited to what the plant can do.
+
+    ``unbalanced`` is ``True`` when any patient's inflow and outflow differ (volumes move).
+    Treat as read-only.
+    """
 
     heater_power_w: FloatArray
     cooling_w: FloatArray
     inflow_l_s: FloatArray
     outflow_l_s: FloatArray
+    unbalanced: bool = False
+    flow_key: bytes = b""
 
     @staticmethod
     def zeros(n: int) -> _ResolvedCommands:
         zero = np.zeros(n)
-        return _ResolvedCommands(zero, zero, zero, zero)
+        return _ResolvedCommands(zero, zero, zero, zero, False, _flow_key(zero, zero))
 
     @staticmethod
     def resolve(commands: Commands, model: TwinModel, dt_s: float, twin: Twin) -> _ResolvedCommands:
-        n = model.n_patients
-
-        def array(name: str, value: float | FloatArray) -> FloatArray:
-            if isinstance(value, float | int) and math.isfinite(value) and value >= 0.0:
-                return np.full(n, float(value))
-            values = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
-            if not np.all(np.isfinite(values)) or np.any(values < 0.0):
-                raise InvalidInputError(name, f"must be finite and >= 0, got {value!r}")
-            return values
-
-        heater = np.minimum(
-            array("heater_power_w", commands.heater_power_w), model.circuit.heater_max_power_w
-        )
-        cooling = array("cooling_w", commands.cooling_w)
-        inflow = array("inflow_l_min", commands.inflow_l_min) / 60.0
-        outflow = (
-            inflow
-            if commands.outflow_l_min is None
-            else array("outflow_l_min", commands.outflow_l_min) / 60.0
-        )
-        # pumps cannot draw fluid that is not there: keep the reservoir and abdomen above minimum
-        reservoir_spare = np.maximum(
-            twin.reservoir_volume_l - model.circuit.reservoir_min_volume_l, 0.0
-        )
-        abdomen_spare = np.maximum(twin.abdominal_volume_l - model.cavity.residual_volume_l, 0.0)
-        inflow = np.minimum(inflow, outflow + reservoir_spare / dt_s)
-        outflow = np.minimum(outflow, inflow + abdomen_spare / dt_s)
-        return _ResolvedCommands(heater, cooling, inflow, outflow)
+        """Resolve without caching (kept for callers of the earlier API)."""
+        return _CommandResolver(model).resolve(commands, dt_s, twin)
 
     def inputs(self) -> FloatArray:
         """Thermal input vector per patient, shape ``(patients, 3)``."""
@@ -685,3 +849,97 @@ class _ResolvedCommands:
         columns[:, INPUT_COOLING] = self.cooling_w
         columns[:, INPUT_ONE] = 1.0
         return columns
+
+    def cache_key(self, dt_s: float, reservoir_l: FloatArray, abdomen_l: FloatArray) -> bytes:
+        """Bytes identifying the propagators these flows need at these volumes and step."""
+        return b"".join((struct.pack("d", dt_s), reservoir_l.tobytes(), abdomen_l.tobytes(),
+                         self.flow_key))  # fmt: skip
+
+
+def _flow_key(inflow_l_s: FloatArray, outflow_l_s: FloatArray) -> bytes:
+    return inflow_l_s.tobytes() + outflow_l_s.tobytes()
+
+
+class _CommandResolver:
+    """Checks and broadcasts commands, reusing the previous result for values that did not
+    change (controllers send new heater powers every step, pump flows rarely)."""
+
+    def __init__(self, model: TwinModel) -> None:
+        self.model = model
+        self.n = model.n_patients
+        self._heater_max = model.circuit.heater_max_power_w
+        self._heater_max_scalar = float(self._heater_max.min())
+        self._uniform_heater_max = bool(np.all(self._heater_max == self._heater_max_scalar))
+        self._flows: tuple[object, object, object] | None = None
+        self._cooling: tuple[object, FloatArray] | None = None
+        self._inflow = np.zeros(self.n)
+        self._outflow = np.zeros(self.n)
+        self._flow_key = b""
+
+    def _array(self, name: str, value: float | FloatArray) -> FloatArray:
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            if 0.0 <= value < math.inf:
+                return np.full(self.n, float(value))
+        else:
+            values = np.asarray(value, dtype=np.float64)
+            if values.shape != (self.n,):
+                if values.size not in (1, self.n):
+                    raise InvalidInputError(
+                        name, f"must be one value or {self.n} values, got {values.size}"
+                    )
+                values = np.broadcast_to(values.reshape(-1), (self.n,))
+            # one pass each; NaN fails the first comparison
+            if values.min() >= 0.0 and values.max() < math.inf:
+                return values
+        raise InvalidInputError(name, f"must be finite and >= 0, got {value!r}")
+
+    def resolve(self, commands: Commands, dt_s: float, twin: Twin) -> _ResolvedCommands:
+        power = commands.heater_power_w
+        if isinstance(power, float | int) and 0.0 <= power < math.inf:
+            heater = np.full(self.n, min(float(power), self._heater_max_scalar))
+            if not self._uniform_heater_max:
+                heater = np.minimum(np.full(self.n, float(power)), self._heater_max)
+        else:
+            heater = np.minimum(self._array("heater_power_w", power), self._heater_max)
+        cooling_value = commands.cooling_w
+        cached_cooling = self._cooling
+        if cached_cooling is not None and cached_cooling[0] is cooling_value:
+            cooling = cached_cooling[1]  # the same number as before (arrays are never reused)
+        else:
+            cooling = self._array("cooling_w", cooling_value)
+            if isinstance(cooling_value, float | int):
+                self._cooling = (cooling_value, cooling)
+        raw = (commands.inflow_l_min, commands.outflow_l_min, dt_s)
+        cached = self._flows
+        if (
+            cached is None
+            or cached[0] is not raw[0]
+            or cached[1] is not raw[1]
+            or cached[2] != dt_s
+            or not (isinstance(raw[0], float | int) and raw[1] is None)
+        ):
+            self._set_flows(commands, dt_s, twin)
+            self._flows = raw
+        inflow, outflow = self._inflow, self._outflow
+        return _ResolvedCommands(heater, cooling, inflow, outflow, self._unbalanced, self._flow_key)
+
+    def _set_flows(self, commands: Commands, dt_s: float, twin: Twin) -> None:
+        model = self.model
+        inflow = self._array("inflow_l_min", commands.inflow_l_min) / 60.0
+        if commands.outflow_l_min is None:
+            outflow = inflow  # balanced pumps move no volume, so no limit applies
+        else:
+            outflow = self._array("outflow_l_min", commands.outflow_l_min) / 60.0
+            # pumps cannot draw fluid that is not there: keep the reservoir and abdomen above
+            # their minimum
+            reservoir_spare = np.maximum(
+                twin.reservoir_volume_l - model.circuit.reservoir_min_volume_l, 0.0
+            )
+            abdomen_spare = np.maximum(
+                twin.abdominal_volume_l - model.cavity.residual_volume_l, 0.0
+            )
+            inflow = np.minimum(inflow, outflow + reservoir_spare / dt_s)
+            outflow = np.minimum(outflow, inflow + abdomen_spare / dt_s)
+        self._inflow, self._outflow = inflow, outflow
+        self._unbalanced = bool(np.any(inflow != outflow))
+        self._flow_key = _flow_key(inflow, outflow)

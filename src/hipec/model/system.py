@@ -13,8 +13,13 @@ systems are linear time-invariant between changes (what :mod:`hipec.model.solver
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
 
 from hipec.errors import InvalidInputError
 from hipec.model.cavity import (
@@ -69,6 +74,22 @@ from hipec.model.tissue import (
 )
 
 ParameterInput = ParameterSet | Sequence[ParameterSet] | None
+_Coefficients = TypeVar("_Coefficients")
+
+
+def _take_rows(coefficients: _Coefficients, rows: NDArray[np.int64], n: int) -> _Coefficients:
+    """A copy of a coefficient dataclass keeping only the patients ``rows`` (arrays whose first
+    axis is the patient axis of length ``n``)."""
+    changes: dict[str, Any] = {}
+    for field in dataclasses.fields(coefficients):  # type: ignore[arg-type]
+        value = getattr(coefficients, field.name)
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n:
+            changes[field.name] = value[rows]
+    return dataclasses.replace(coefficients, **changes)  # type: ignore[type-var]
+
+
+def _parameter_key(parameter_set: ParameterSet) -> tuple[object, ...]:
+    return (parameter_set.name, *sorted((k, v.value) for k, v in parameter_set.values.items()))
 
 
 def _per_patient(
@@ -104,10 +125,32 @@ class TwinModel:
     wall_drug: WallDrugCoefficients
     pk: DrugCoefficients
     parameter_sets: tuple[ParameterSet, ...]
+    #: For every patient the index of the first patient with identical inputs (body, starting
+    #: temperature and every parameter value), shape ``(patients,)``: such patients share their
+    #: propagators.
+    patient_class: NDArray[np.int64] = dataclasses.field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64)
+    )
 
     @property
     def n_patients(self) -> int:
         return len(self.patients)
+
+    def subset(self, rows: Sequence[int] | NDArray[np.int64]) -> TwinModel:
+        """The same structure restricted to the patients ``rows`` (in that order)."""
+        index = np.asarray(rows, dtype=np.int64)
+        n = self.n_patients
+        return dataclasses.replace(
+            self,
+            patients=tuple(self.patients[i] for i in index),
+            circuit=_take_rows(self.circuit, index, n),
+            cavity=_take_rows(self.cavity, index, n),
+            body=_take_rows(self.body, index, n),
+            wall_heat=_take_rows(self.wall_heat, index, n),
+            wall_drug=_take_rows(self.wall_drug, index, n),
+            pk=_take_rows(self.pk, index, n),
+            patient_class=np.arange(index.size, dtype=np.int64),
+        )
 
     @property
     def fluid_heat_capacity(self) -> FloatArray:
@@ -297,6 +340,17 @@ def build_model(
     grid = wall_grid(depth, first, cells)
     circuit = circuit_coefficients(circuit_sets)
     body = body_coefficients(patients, patient_sets)
+    signatures: dict[tuple[object, ...], int] = {}
+    patient_class = np.empty(n, dtype=np.int64)
+    for index, patient in enumerate(patients):
+        signature = (
+            patient,
+            _parameter_key(patient_sets[index]),
+            _parameter_key(circuit_sets[index]),
+            _parameter_key(abdomen_sets[index]),
+            *(_parameter_key(s) for s in rows[index]),
+        )
+        patient_class[index] = signatures.setdefault(signature, index)
     used: list[ParameterSet] = []
     for parameter_set in [
         *patient_sets,
@@ -321,4 +375,5 @@ def build_model(
         wall_drug=wall_drug_coefficients(rows),
         pk=drug_coefficients(rows, body.body_surface_area_m2),
         parameter_sets=tuple(used),
+        patient_class=patient_class,
     )

@@ -10,21 +10,17 @@ scales volumes, clearances and PA with body surface area.
 
 The peritoneal PA and the clearances are *calibrated*: published HIPEC studies report outcomes
 (fraction absorbed, perfusate half-life, exposure ratio), not the model's coefficients, so hipec
-fitted
-the coefficients so that its twin reproduces those outcomes under the published procedure
+fitted the coefficients so that its twin reproduces those outcomes under the published procedure
 (:data:`CALIBRATION_TARGETS`, checked by ``tests/model/test_calibration.py``). Such entries cite
 ``hipec-calibration`` and name their targets in the note. Calibration scenario (all drugs): patient
 170 cm / 70 kg, total perfusate 2 L/m2 (circuit included), dose into the reservoir at t = 0;
-oxaliplatin
-open, 2 L/min, 30 min, drained, plasma followed 24 h; mitomycin C open, 1.5 L/min, 90 min, 35 mg/m2
-at
-once; cisplatin closed, 1.5 L/min, 90 min. Volumes and flows the studies did not report are hipec's
-choices. Not fitted and not matched: MMC plasma Cmax (the twin gives about 0.23 mg/L for 20 mg/m2
-where
-Cerretani 2005 reports 0.14 ug/mL). Tissue-transport values are engineering
-estimates (``hipec-assumption``). Doxorubicin has no verified quantitative source in hipec: every
-value
-is an order-of-magnitude placeholder flagged unverified, for exploration only.
+oxaliplatin open, 2 L/min, 30 min, drained, plasma followed 24 h; mitomycin C open, 1.5 L/min, 90
+min, 35 mg/m2 at once; cisplatin closed, 1.5 L/min, 90 min. Volumes and flows the studies did not
+report are hipec's choices. Not fitted: Cerretani 2005 (MMC 20 mg/m2, 60 min); the twin's plasma
+Cmax (about 0.23 mg/L) lies at the edge of Cerretani's 0.14 +- 0.086 ug/mL, its absorption, plasma
+AUC and urine do not match (``hipec validate`` shows the rows and why). Tissue-transport values are
+engineering estimates (``hipec-assumption``). Doxorubicin has no verified quantitative source in
+hipec: every value is an order-of-magnitude placeholder flagged unverified, for exploration only.
 
 Temperature: no temperature dependence of these coefficients is applied (the plasma-to-peritoneum
 transfer at 41-43 C is what the calibration data describe). The published heat effects hipec knows
