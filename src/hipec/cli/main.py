@@ -28,8 +28,10 @@ from hipec.cli import (
     protocols,
     report,
     scores,
+    simulate,
     validate,
 )
+from hipec.cli import run as run_command
 from hipec.cli._common import err_console
 from hipec.errors import HipecError
 
@@ -62,7 +64,21 @@ def _root(
     """CRS + HIPEC: scores, candidacy, regimens and dose plans."""
 
 
-for module in (pci, scores, assess, protocols, plan, db, cases, codes, export, report, validate):
+for module in (
+    pci,
+    scores,
+    assess,
+    protocols,
+    plan,
+    db,
+    cases,
+    codes,
+    export,
+    report,
+    run_command,
+    simulate,
+    validate,
+):
     module.register(app)
 
 

@@ -318,8 +318,14 @@ class Procedure:
         self.phases.append(PhaseSpan(Phase.SETUP, time_s))
         return [self._event(time_s, "phase.changed", "setup", "procedure opened: setup")]
 
-    def request(self, phase: Phase | str, time_s: float) -> list[Event]:
+    def request(
+        self, phase: Phase | str, time_s: float, override: str | None = None
+    ) -> list[Event]:
         """Operator request to move to ``phase`` (the next one in order).
+
+        ``override`` (heat -> perfuse only): the operator starts the perfusion although the
+        timer-start rule is not met (e.g. the abdomen plateaus below a target the safety margins
+        do not allow); the reason is recorded in the phase-change event.
 
         Raises
         ------
@@ -340,6 +346,14 @@ class Procedure:
                 f"the procedure is paused; resume before moving to {target}"
             )
         why_not = self._guard(target, time_s)
+        if override is not None and target == Phase.PERFUSE and why_not is not None:
+            entered = self._enter(target, time_s)
+            entered[0] = replace(
+                entered[0],
+                message=f"{entered[0].message} (timer-start rule overridden: {override})",
+                data={**entered[0].data, "override": override, "rule_unmet": why_not},
+            )
+            return events + entered
         if why_not is not None:
             raise TransitionRefusedError(
                 f"cannot go from {self.phase.value} to {target.value}: {why_not}"

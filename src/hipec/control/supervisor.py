@@ -130,8 +130,8 @@ class SupervisorConfig:
     heater_tolerance_w
         Allowed difference between commanded and delivered heater power [W].
     heater_settle_s
-        After the heater command drops to zero, thermal checks of a stuck-on heater wait this long
-        [s] (the element and the tubing still hold heat).
+        After the heater command drops to zero, and after the flow (re)starts, thermal checks of a
+        stuck-on heater wait this long [s] (the element and the tubing still hold heat).
     stuck_on_rise_k_per_min, rise_window_s
         With the heater off and settled, an inflow rising faster than this [K/min] over
         ``rise_window_s`` [s] while above the reservoir means the heater still heats.
@@ -686,9 +686,14 @@ class Supervisor:
         flowing = _finite(r.inflow_l_per_min) and r.inflow_l_per_min >= cfg.min_flow_l_per_min
         inflow, reservoir = r.inflow_c, r.reservoir_c
         above_reservoir = inflow - reservoir if _finite(reservoir) else math.nan
+        # settled: heater off AND flow running for heater_settle_s -- when circulation restarts
+        # after a stop, the hot slug left in the exchanger reaches the inflow probe (twin: rinse
+        # after drain) and must not read as a heater stuck on
         settled_off = (
             self._heater_off_since_s is not None
             and r.time_s - self._heater_off_since_s >= cfg.heater_settle_s
+            and self._flow_since_s is not None
+            and r.time_s - self._flow_since_s >= cfg.heater_settle_s
         )
         if settled_off and flowing and _finite(inflow):
             start = self._at_window_start(r.time_s, cfg.rise_window_s)
