@@ -13,8 +13,8 @@ conduction at the wall's depth)``
   balance" -- a patient left alone stays there;
 - ``P_cool`` [W] is an optional cooling command (cooling blanket, cold infusions).
 
-Body surface area: Mosteller 1987, ``sqrt(height_cm x weight_kg / 3600)`` (the same formula as
-``hipec.clinical.anthropometry``, restated here because the model layer imports nothing above it).
+Body surface area: Mosteller 1987, from ``hipec.clinical.anthropometry`` (the same function and the
+same plausible ranges the dose plans use).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hipec.clinical.anthropometry import bsa_mosteller, check_height_cm, check_weight_kg
 from hipec.errors import InvalidInputError
 from hipec.model._arrays import stack
 from hipec.model.parameters.base import ParameterSet
@@ -35,9 +36,6 @@ from hipec.model.state import (
     LinearSystemBuilder,
     ThermalLayout,
 )
-
-HEIGHT_RANGE_CM = (100.0, 250.0)
-WEIGHT_RANGE_KG = (25.0, 300.0)
 
 
 @dataclass(frozen=True)
@@ -59,12 +57,8 @@ class Patient:
     core_temperature_c: float | None = None
 
     def __post_init__(self) -> None:
-        for field, value, (low, high), unit in (
-            ("height_cm", self.height_cm, HEIGHT_RANGE_CM, "cm"),
-            ("weight_kg", self.weight_kg, WEIGHT_RANGE_KG, "kg"),
-        ):
-            if not math.isfinite(value) or not low <= value <= high:
-                raise InvalidInputError(field, f"must be {low:g}-{high:g} {unit}, got {value:g}")
+        check_height_cm(self.height_cm)
+        check_weight_kg(self.weight_kg)
         core = self.core_temperature_c
         if core is not None and (not math.isfinite(core) or not 30.0 <= core <= 42.0):
             raise InvalidInputError("core_temperature_c", f"must be 30-42 C, got {core:g}")
@@ -72,7 +66,7 @@ class Patient:
     @property
     def body_surface_area_m2(self) -> float:
         """Mosteller body surface area [m2]."""
-        return math.sqrt(self.height_cm * self.weight_kg / 3600.0)
+        return bsa_mosteller(self.height_cm, self.weight_kg)
 
 
 @dataclass(frozen=True)

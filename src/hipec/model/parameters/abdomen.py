@@ -12,26 +12,13 @@ large serosal surface, the pelvis and central region hold more fluid.
 
 from __future__ import annotations
 
+from hipec.clinical.pci import PCI_REGIONS
 from hipec.model.parameters.base import ParameterSet, Sourced
 
 _A = "hipec-assumption"
 
-#: PCI region names by index (Jacquet & Sugarbaker 1996).
-REGION_NAMES: tuple[str, ...] = (
-    "Central",
-    "Right upper",
-    "Epigastrium",
-    "Left upper",
-    "Left flank",
-    "Left lower",
-    "Pelvis",
-    "Right lower",
-    "Right flank",
-    "Upper jejunum",
-    "Lower jejunum",
-    "Upper ileum",
-    "Lower ileum",
-)
+#: PCI region names by index (Jacquet & Sugarbaker 1996), as the clinical scores define them.
+REGION_NAMES: tuple[str, ...] = tuple(region.name for region in PCI_REGIONS)
 
 #: Undirected neighbour pairs (regions sharing a border or lying against each other).
 REGION_NEIGHBOURS: tuple[tuple[int, int], ...] = (
