@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import JSON, Table, select
 from sqlalchemy.orm import Session
 
+from hipec.documents import parse_document, read_document_text
 from hipec.errors import HipecError, InvalidInputError
 from hipec.store.audit import jsonable
 from hipec.store.models import Base
@@ -117,19 +118,9 @@ def read_registry_file(path: Path) -> tuple[dict[str, Any], list[int]]:
         If the file is missing, is not JSON, or is not a hipec registry export.
     """
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidInputError(name, "no such file") from None
-    except OSError as exc:
-        raise InvalidInputError(name, f"cannot be read ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(
-            name, f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
-    if not isinstance(data, dict) or data.get("format") != REGISTRY_FORMAT:
+    text = read_document_text(path)
+    data = parse_document(text, name, is_toml=False)
+    if data.get("format") != REGISTRY_FORMAT:
         raise InvalidInputError(
             name, f'must be a hipec registry export (an object with "format": "{REGISTRY_FORMAT}")'
         )
