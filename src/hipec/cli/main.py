@@ -28,7 +28,9 @@ from hipec.cli import (
     protocols,
     report,
     scores,
+    serve,
     simulate,
+    users,
     validate,
 )
 from hipec.cli import run as run_command
@@ -74,6 +76,8 @@ for module in (
     cases,
     codes,
     export,
+    users,
+    serve,
     report,
     run_command,
     simulate,

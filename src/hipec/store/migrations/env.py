@@ -12,9 +12,11 @@ from sqlalchemy import Engine
 
 from hipec.store.db import create_db_engine
 from hipec.store.models import Base
+from hipec.store.users import AuthBase
 
 config = context.config
-target_metadata = Base.metadata
+# Accounts have their own metadata (kept out of registry exports); both belong to the schema.
+target_metadata = [Base.metadata, AuthBase.metadata]
 
 
 def run_migrations_online() -> None:

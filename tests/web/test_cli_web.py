@@ -1,0 +1,125 @@
+"""``hipec users``, ``hipec demo-data`` and ``hipec serve --demo`` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from webhelpers import Session, free_port
+
+SCRIPT = Path(sys.executable).with_name("hipec")
+
+
+def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120", **env},
+        timeout=120,
+        check=False,
+    )
+
+
+def assert_refused(done: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    for text in expected:
+        assert text in lines[0]
+
+
+def _database(tmp_path: Path) -> dict[str, str]:
+    env = {"HIPEC_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}", "HIPEC_USER": "ops"}
+    assert run(["db", "upgrade"], env).returncode == 0
+    return env
+
+
+def test_users_add_list_and_refusals(tmp_path: Path) -> None:
+    env = _database(tmp_path)
+    added = run(
+        ["users", "add", "alice", "--role", "surgeon", "--password-stdin", "--json"],
+        env,
+        "correct horse battery\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["role"] == "surgeon"
+    listed = json.loads(run(["users", "list", "--json"], env).stdout)
+    assert [(u["username"], u["role"], u["active"]) for u in listed] == [("alice", "surgeon", True)]
+    assert "argon2" not in json.dumps(listed)
+    assert_refused(
+        run(["users", "add", "bob", "--role", "nurse", "--password-stdin"], env, "x" * 12),
+        "role",
+        "viewer",
+    )
+    assert_refused(
+        run(["users", "add", "bob", "--role", "viewer", "--password-stdin"], env, "short\n"),
+        "password",
+        "10-256",
+    )
+    # no terminal and no --password-stdin: refused, never a password on the command line
+    assert_refused(run(["users", "add", "carol", "--role", "viewer"], env), "--password-stdin")
+    assert run(["users", "disable", "alice"], env).returncode == 0
+    assert json.loads(run(["users", "list", "--json"], env).stdout)[0]["active"] is False
+
+
+def test_demo_data_adds_labelled_synthetic_cases(tmp_path: Path) -> None:
+    env = _database(tmp_path)
+    done = run(["demo-data", "--cases", "5", "--seed", "3", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["added"] == [f"SYN-3-{i:03d}" for i in range(1, 6)] and body["synthetic"]
+    cases = json.loads(run(["cases", "list", "--json"], env).stdout)
+    assert len(cases) == 5 and all(c["synthetic"] for c in cases)
+    assert_refused(run(["demo-data", "--cases", "5", "--seed", "3"], env), "already exists")
+    assert_refused(run(["demo-data", "--cases", "0"], env), "cases", "1-999")
+
+
+def test_serve_demo_prints_accounts_and_serves(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "HIPEC_DATA_DIR": str(tmp_path), "COLUMNS": "120"}
+    env.pop("HIPEC_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [str(SCRIPT), "serve", "--demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        output = ""
+        deadline = time.monotonic() + 60
+        while "open http://" not in output and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        assert f"open http://127.0.0.1:{port}/" in output, output
+        passwords = dict(re.findall(r"│ (admin|surgeon|perfusionist|viewer)\s+│ (\S+)\s+│", output))
+        assert set(passwords) == {"admin", "surgeon", "perfusionist", "viewer"}, output
+        assert (tmp_path / "demo" / "hipec-demo.sqlite3").exists()
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(base + "/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        session = Session(base)
+        assert session.login("viewer", passwords["viewer"]).status_code == 303
+        rows = session.client.get("/api/cases").json()
+        assert len(rows) == 60 and all(row["synthetic"] for row in rows)
+        assert "Demo: every case here is" in session.client.get("/cases").text
+        session.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
