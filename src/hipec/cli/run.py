@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import math
+import signal
 import sys
+import threading
 import time
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group
@@ -19,9 +25,13 @@ from hipec.devices.faults import FAULT_NAMES, Fault, parse_fault
 from hipec.errors import InvalidInputError
 from hipec.protocols import get_regimen, plan_perfusion
 
-if TYPE_CHECKING:  # the twin (numpy, scipy) is imported only when a run starts
+if TYPE_CHECKING:  # the twin (numpy, scipy) and the store are imported only when needed
+    from sqlalchemy import Engine
+
     from hipec.control.events import Event
-    from hipec.runner import RunResult, RunSample
+    from hipec.protocols.schema import Regimen
+    from hipec.runner import PerfusionRunner, RunResult, RunSample
+    from hipec.runner.recording import StoreSink
 
 _PRIORITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 _SHOWN_EVENTS = ("phase.changed", "dose.confirmed", "alarm.raised", "supervisor.tripped")
@@ -183,12 +193,107 @@ def parse_faults(texts: list[str]) -> list[Fault]:
     return [parse_fault(text) for text in texts]
 
 
+#: Device time [s] of samples that may wait uncommitted in a run as fast as possible (--fast).
+#: Real-time and --speed N runs keep the recorder's 1 s (issue 5: at most 1 s at risk); a run
+#: as fast as possible is a pure simulation that covers 60 s of device time in some 20 ms of wall
+#: time, where a commit per simulated second would triple its wall time.
+FAST_COMMIT_INTERVAL_S = 60.0
+
+
+class _Heartbeat:
+    """``--heartbeat``: one line per control period on standard output, as each sample is taken
+    (before the store sees it, so a supervisor can tell how far the run got)."""
+
+    def on_sample(self, sample: RunSample) -> None:
+        sys.stdout.write(f"heartbeat {sample.reading.time_s:.3f} {sample.phase}\n")
+        sys.stdout.flush()
+
+    def on_event(self, event: Event) -> None:
+        """Events are not shown."""
+
+
+@contextmanager
+def _stop_on_signals(runner: PerfusionRunner) -> Iterator[None]:
+    """SIGTERM and Ctrl-C abort the procedure at the next tick (heater off, pumps stopped) and
+    the run ends as ``aborted`` with the signal named; a second signal acts as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[signal.Signals, Any] = {}
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        runner.stop(f"stopped by {signal.Signals(signum).name}")
+        for which, handler in previous.items():
+            signal.signal(which, handler)
+
+    for which in (signal.SIGINT, signal.SIGTERM):
+        previous[which] = signal.signal(which, stop)
+    try:
+        yield
+    finally:
+        for which, handler in previous.items():
+            signal.signal(which, handler)
+
+
+@dataclass(frozen=True)
+class _Case:
+    number: str
+    height_cm: float | None
+    weight_kg: float | None
+
+
+def _open_case(case_number: str) -> tuple[Engine, _Case]:
+    """The store (refused unless current) and the case's measurements (one-line error if the
+    case does not exist)."""
+    from hipec.cli.db import open_store
+    from hipec.store.db import transaction
+    from hipec.store.repository import get_case
+
+    engine = open_store()
+    try:
+        with transaction(engine) as session:
+            patient = get_case(session, case_number)
+            return engine, _Case(patient.case_number, patient.height_cm, patient.weight_kg)
+    except BaseException:
+        engine.dispose()
+        raise
+
+
+def _measure(given: float | None, case: _Case | None, field: str, option: str, rule: str) -> float:
+    """The option's value, else the case's recorded one."""
+    if given is not None:
+        return given
+    recorded = getattr(case, field) if case is not None else None
+    if recorded is not None:
+        return float(recorded)
+    where = (
+        f"case {case.number} has no recorded {field.split('_')[0]}"
+        if case is not None
+        else "no --case to take it from"
+    )
+    raise InvalidInputError(field, f"give {option} ({rule}); {where}")
+
+
 def run(
     protocol: Annotated[
         str, typer.Option("--protocol", "-p", help="Regimen id (see 'hipec protocols list').")
     ],
-    height_cm: Annotated[float, typer.Option("--height-cm", help="Height [cm], 100-250.")],
-    weight_kg: Annotated[float, typer.Option("--weight-kg", help="Weight [kg], 25-300.")],
+    height_cm: Annotated[
+        float | None,
+        typer.Option("--height-cm", help="Height \\[cm], 100-250 (default: the case's)."),
+    ] = None,
+    weight_kg: Annotated[
+        float | None,
+        typer.Option("--weight-kg", help="Weight \\[kg], 25-300 (default: the case's)."),
+    ] = None,
+    case: Annotated[
+        str | None,
+        typer.Option(
+            "--case",
+            help="Save the run with this case in the case database (see 'hipec cases list'); "
+            "height and weight default to the case's.",
+        ),
+    ] = None,
     technique: Annotated[
         str | None, typer.Option("--technique", help="open or closed (default: the regimen's own).")
     ] = None,
@@ -212,39 +317,120 @@ def run(
     ] = 0,
     period_s: Annotated[
         float | None,
-        typer.Option("--period-s", help="Control period [s], 0-60 (default: the machine's, 1 s)."),
+        typer.Option(
+            "--period-s", help="Control period \\[s], 0-60 (default: the machine's, 1 s)."
+        ),
     ] = None,
+    heartbeat: Annotated[
+        bool,
+        typer.Option(
+            "--heartbeat",
+            help="Print 'heartbeat TIME_S PHASE' for every sample as it is taken (for a "
+            "supervisor or a log; not with --json).",
+        ),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Run one perfusion on the simulated machine: live view, then a closing summary."""
+    """Run one perfusion on the simulated machine: live view, then a closing summary.
+
+    With --case the run is saved with the case as it happens (samples at 1 Hz, every event,
+    alarms, doses, then the summary) and its id is printed. SIGTERM or Ctrl-C aborts the
+    procedure safely (heater off, pumps stopped); a saved run is then closed as aborted.
+    """
     if technique is not None and technique not in ("open", "closed"):
         raise InvalidInputError("technique", f"must be open or closed, got {technique!r}")
     if fast and speed is not None:
         raise InvalidInputError("speed", "give either --speed N or --fast, not both")
+    if heartbeat and json_output:
+        raise InvalidInputError("heartbeat", "prints lines of text: give --heartbeat or --json")
+    if case is None:
+        _measure(height_cm, None, "height_cm", "--height-cm", "100-250 cm")
+        _measure(weight_kg, None, "weight_kg", "--weight-kg", "25-300 kg")
     faults = parse_faults(fault or [])
-    from hipec.runner import RunConfig, simulated_run
-    from hipec.runner.threads import limit_blas_threads
+    from hipec.runner import RunConfig
 
-    limit_blas_threads()  # the twin's small matrices run faster on one BLAS thread
-    plan = plan_perfusion(
-        get_regimen(protocol), height_cm=height_cm, weight_kg=weight_kg, technique=technique
-    )
     config = RunConfig(
         controller=controller, speed=None if fast else (speed or 1.0), control_period_s=period_s
     )
-    runner = simulated_run(plan, config, faults=faults, seed=seed)
-    if not json_output and sys.stdout.isatty():
-        with Live(
-            Text("starting..."), console=console, refresh_per_second=4, transient=False
-        ) as live:
-            runner.sinks.append(_LiveView(live))
-            result = runner.run()
-    else:
-        result = runner.run()
+    engine: Engine | None = None
+    record: _Case | None = None
+    if case is not None:
+        engine, record = _open_case(case)
+    try:
+        regimen = get_regimen(protocol)
+        plan = plan_perfusion(
+            regimen,
+            height_cm=_measure(height_cm, record, "height_cm", "--height-cm", "100-250 cm"),
+            weight_kg=_measure(weight_kg, record, "weight_kg", "--weight-kg", "25-300 kg"),
+            technique=technique,
+        )
+        from hipec.runner import simulated_run
+        from hipec.runner.threads import limit_blas_threads
+
+        limit_blas_threads()  # the twin's small matrices run faster on one BLAS thread
+        runner = simulated_run(plan, config, faults=faults, seed=seed)
+        if heartbeat:
+            runner.sinks.append(_Heartbeat())  # before the store: what is taken, not what is kept
+        store: StoreSink | None = None
+        if engine is not None and record is not None:
+            store = _start_recording(engine, runner, record.number, regimen, fast, json_output)
+        result = _execute(runner, store, live=not json_output and not heartbeat)
+    finally:
+        if engine is not None:
+            engine.dispose()
     if json_output:
-        print_json(result.to_dict())
+        data = result.to_dict()
+        if store is not None:
+            data["run_id"] = store.run_id
+            data["case_number"] = record.number if record is not None else None
+        print_json(data)
         return
     _print_summary(result)
+    if store is not None and record is not None:
+        status = "completed" if result.outcome == "completed" else "aborted"
+        console.print(
+            f"run {store.run_id} of case {record.number} saved: {status}, "
+            f"{store.samples_stored} samples",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _start_recording(
+    engine: Engine,
+    runner: PerfusionRunner,
+    case_number: str,
+    regimen: Regimen,
+    fast: bool,
+    json_output: bool,
+) -> StoreSink:
+    """Create the run in the store and attach its sink; print its id at once (text mode)."""
+    from hipec.runner.recording import StoreSink
+    from hipec.store.recorder import DEFAULT_COMMIT_INTERVAL_S, RunRecorder
+
+    interval = FAST_COMMIT_INTERVAL_S if fast else DEFAULT_COMMIT_INTERVAL_S
+    store = StoreSink(RunRecorder(engine, commit_interval_s=interval))
+    store.start(runner, case_number, regimen=regimen)
+    if not json_output:
+        sys.stdout.write(f"run {store.run_id} of case {case_number}: recording\n")
+        sys.stdout.flush()
+    return store
+
+
+def _execute(runner: PerfusionRunner, store: StoreSink | None, *, live: bool) -> RunResult:
+    """Run to the end (live panel on a terminal), recording through ``store`` if given."""
+
+    def go() -> RunResult:
+        with _stop_on_signals(runner):
+            return store.run(runner) if store is not None else runner.run()
+
+    if live and sys.stdout.isatty():
+        with Live(
+            Text("starting..."), console=console, refresh_per_second=4, transient=False
+        ) as panel:
+            runner.sinks.append(_LiveView(panel))
+            return go()
+    return go()
 
 
 def register(app: typer.Typer) -> None:
