@@ -165,6 +165,8 @@ class PlantTruth:
         Mean perfusate and plasma concentration per drug [mg/L] (order of ``drugs``).
     heater_power_w, inflow_l_per_min, outflow_l_per_min
         Delivered heater power [W] and pump flows [L/min] over the last step.
+    region_mg_l
+        Concentration of each drug in each of the 13 regions [mg/L], drugs first.
     """
 
     time_s: float
@@ -180,6 +182,7 @@ class PlantTruth:
     heater_power_w: float
     inflow_l_per_min: float
     outflow_l_per_min: float
+    region_mg_l: tuple[tuple[float, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,6 +438,9 @@ class SimulatedPerfusionMachine:
             heater_power_w=self._heater_w,
             inflow_l_per_min=self._inflow,
             outflow_l_per_min=self._outflow,
+            region_mg_l=tuple(
+                tuple(float(v) for v in drug) for drug in twin.region_concentration_mg_l[0]
+            ),
         )
 
     def snapshot(self) -> PlantSnapshot:

@@ -569,7 +569,8 @@ def _timer(run: PerfusionRun, phases: Sequence[PhaseSpan]) -> tuple[float | None
 
 
 def _series(session: Session, run: PerfusionRun) -> RunSeries:
-    columns = run_samples_columns(session, run.id) if run.sample_count else {}
+    # a run still being recorded has no sample count yet, but its committed samples count
+    columns = run_samples_columns(session, run.id)
     time_s = np.asarray(columns.get("time_s", []), dtype=np.float64)
     channels: dict[str, FloatArray] = {}
     for name in (*SAMPLE_FLOAT_CHANNELS, *CAVITY_COLUMNS):

@@ -58,6 +58,8 @@ class RunTrace:
         ``(T,)`` [C].
     perfusate_mg_l, plasma_mg_l
         ``(T, D)`` [mg/L].
+    region_mg_l
+        ``(T, D, 13)`` [mg/L]: each drug in each region.
     drugs
         Drug names along D.
     """
@@ -71,6 +73,7 @@ class RunTrace:
     core_c: FloatArray
     perfusate_mg_l: FloatArray
     plasma_mg_l: FloatArray
+    region_mg_l: FloatArray
     drugs: tuple[str, ...]
 
     @classmethod
@@ -93,6 +96,7 @@ class RunTrace:
             core_c=np.array([t.core_c for t in truth]),
             perfusate_mg_l=np.array([t.perfusate_mg_l for t in truth]).reshape(len(truth), n_drugs),
             plasma_mg_l=np.array([t.plasma_mg_l for t in truth]).reshape(len(truth), n_drugs),
+            region_mg_l=np.array([t.region_mg_l for t in truth]).reshape(len(truth), n_drugs, 13),
             drugs=drugs,
         )
 
@@ -375,6 +379,17 @@ def simulation_report(result: RunResult, plan: PerfusionPlan) -> dict[str, Any]:
             "plasma_cmax_mg_per_l": _r(float(cmax), 4),
             "plasma_tmax_min": _r((float(tmax_s) - timer_start_s) / 60.0, 1),
             "penetration_depth_mm": _r(state.penetration_depth_mm if state else None, 3),
+            "regions": [
+                {
+                    "index": index,
+                    "name": REGION_NAMES[index],
+                    "auc_mg_min_per_l": _r(
+                        float(auc_mg_min_per_l(times, trace.region_mg_l[window, column, index])),
+                        1,
+                    ),
+                }
+                for index in range(13)
+            ],
         }
     return {
         "protocol": plan.regimen_id,
