@@ -79,6 +79,10 @@ def test_demo_data_adds_labelled_synthetic_cases(tmp_path: Path) -> None:
     assert body["added"] == [f"SYN-3-{i:03d}" for i in range(1, 6)] and body["synthetic"]
     cases = json.loads(run(["cases", "list", "--json"], env).stdout)
     assert len(cases) == 5 and all(c["synthetic"] for c in cases)
+    # one simulated perfusion recorded for every operated case, none for the others
+    assert body["runs"], "seed 3 has operated cases"
+    assert sum(c["perfusion_runs"] for c in cases) == len(body["runs"])
+    assert all(c["perfusion_runs"] == min(c["procedures"], 1) for c in cases)
     assert_refused(run(["demo-data", "--cases", "5", "--seed", "3"], env), "already exists")
     assert_refused(run(["demo-data", "--cases", "0"], env), "cases", "1-999")
 

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hipec.cli._common import JsonOption, console, print_json
+from hipec.cli._common import JsonOption, console, err_console, print_json
 from hipec.errors import InvalidInputError
 
 DEMO_DB_NAME = "hipec-demo.sqlite3"
@@ -108,23 +108,54 @@ def serve(
 def demo_data(
     cases: Annotated[int, typer.Option("--cases", help="How many synthetic cases, 1-999.")] = 60,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generator.")] = 2026,
+    runs: Annotated[
+        bool,
+        typer.Option(
+            "--runs/--no-runs",
+            help="Simulate and record a perfusion for every operated case (about 1-3 s each).",
+        ),
+    ] = True,
     json_output: JsonOption = False,
 ) -> None:
-    """Add synthetic (clearly labelled) cases to the configured database."""
-    from hipec.cli.db import store_session
-    from hipec.store.db import current_actor
-    from hipec.store.demo import MAX_CASE_COUNT, seed_demo_registry
+    """Add synthetic (clearly labelled) cases to the configured database, with their perfusions."""
+    from rich.progress import Progress
+
+    from hipec.cli.db import open_store
+    from hipec.runner.demo_runs import record_demo_perfusions
+    from hipec.store.db import current_actor, transaction
+    from hipec.store.demo import MAX_CASE_COUNT, synthetic_registry
+    from hipec.store.repository import add_case
 
     if not 1 <= cases <= MAX_CASE_COUNT:
         raise InvalidInputError("cases", f"must be 1-{MAX_CASE_COUNT}, got {cases}")
     if seed < 0:
         raise InvalidInputError("seed", f"must be 0 or more, got {seed}")
-    with store_session() as session:
-        numbers = seed_demo_registry(session, count=cases, seed=seed, actor=current_actor())
+    registry = synthetic_registry(cases, seed)
+    actor = current_actor()
+    engine = open_store()
+    try:
+        with transaction(engine) as session:
+            numbers = [add_case(session, c.document, actor=actor).case_number for c in registry]
+        run_ids: list[int] = []
+        if runs:
+            with Progress(console=err_console, transient=True, disable=json_output) as bar:
+                task = bar.add_task("simulating perfusions", total=None)
+                run_ids = record_demo_perfusions(
+                    engine,
+                    registry,
+                    actor=actor,
+                    seed=seed,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+    finally:
+        engine.dispose()
     if json_output:
-        print_json({"added": numbers, "synthetic": True, "seed": seed})
+        print_json({"added": numbers, "runs": run_ids, "synthetic": True, "seed": seed})
     else:
-        console.print(f"added {len(numbers)} synthetic cases ({numbers[0]} to {numbers[-1]})")
+        console.print(
+            f"added {len(numbers)} synthetic cases ({numbers[0]} to {numbers[-1]})"
+            f" and {len(run_ids)} simulated perfusion runs"
+        )
 
 
 def register(app: typer.Typer) -> None:

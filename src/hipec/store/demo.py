@@ -287,8 +287,24 @@ def _follow_ups(
     return visits
 
 
+@dataclass(frozen=True)
+class DemoCase:
+    """A synthetic case document and the HIPEC regimen of its operation (``None``: not operated).
+
+    The regimen is kept beside the document so that a perfusion of that regimen can be simulated
+    and recorded for the case (the procedure record itself has no regimen field).
+    """
+
+    document: dict[str, Any]
+    regimen_id: str | None
+
+
 def synthetic_case(index: int, seed: int, rng: random.Random, today: dt.date) -> dict[str, Any]:
     """One synthetic case document (the form :func:`hipec.store.repository.add_case` takes)."""
+    return _synthetic_case(index, seed, rng, today).document
+
+
+def _synthetic_case(index: int, seed: int, rng: random.Random, today: dt.date) -> DemoCase:
     site = _pick(rng, list(SITES), [p.weight for p in SITES.values()])
     profile = SITES[site]
     sex = "female" if site == "ovarian" else _pick(rng, ("female", "male"), (0.52, 0.48))
@@ -339,6 +355,7 @@ def synthetic_case(index: int, seed: int, rng: random.Random, today: dt.date) ->
     operated = operated or (decision.decision == "needs team review" and rng.random() < 0.5)
     procedures: list[dict[str, Any]] = []
     follow_ups: list[dict[str, Any]] = []
+    regimen_id: str | None = None
     if operated:
         pci = sum(true_scores)
         assessments.append(
@@ -350,6 +367,7 @@ def synthetic_case(index: int, seed: int, rng: random.Random, today: dt.date) ->
             }
         )
         regimen = get_regimen(rng.choice(profile.regimens))
+        regimen_id = regimen.id
         cc = _cc_score(rng, pci, site)
         start = dt.datetime.combine(surgery, dt.time(8, rng.choice((0, 15, 30))), dt.UTC)
         hours = _clip(rng.gauss(5 + 0.22 * pci, 1.2), 3, 13)
@@ -370,7 +388,7 @@ def synthetic_case(index: int, seed: int, rng: random.Random, today: dt.date) ->
         if not postop["mortality_90d"]:
             follow_ups = _follow_ups(rng, site, cc, surgery, today)
     icd10 = rng.choice(profile.icd10)
-    return {
+    document = {
         "case_number": f"SYN-{seed}-{index:03d}",
         "sex": sex,
         "birth_year": surgery.year - age,
@@ -386,6 +404,24 @@ def synthetic_case(index: int, seed: int, rng: random.Random, today: dt.date) ->
         "procedures": procedures,
         "follow_ups": follow_ups,
     }
+    return DemoCase(document, regimen_id)
+
+
+def synthetic_registry(
+    count: int = DEFAULT_CASE_COUNT, seed: int = DEFAULT_SEED, today: dt.date | None = None
+) -> list[DemoCase]:
+    """``count`` synthetic cases with their regimens, the same for the same seed and date.
+
+    Raises
+    ------
+    InvalidInputError
+        Field ``cases`` if ``count`` is not 1-999.
+    """
+    if not 1 <= count <= MAX_CASE_COUNT:
+        raise InvalidInputError("cases", f"must be 1-{MAX_CASE_COUNT}, got {count}")
+    rng = random.Random(seed)
+    day = today or dt.date.today()
+    return [_synthetic_case(index, seed, rng, day) for index in range(1, count + 1)]
 
 
 def synthetic_cases(
@@ -398,11 +434,7 @@ def synthetic_cases(
     InvalidInputError
         Field ``cases`` if ``count`` is not 1-999.
     """
-    if not 1 <= count <= MAX_CASE_COUNT:
-        raise InvalidInputError("cases", f"must be 1-{MAX_CASE_COUNT}, got {count}")
-    rng = random.Random(seed)
-    day = today or dt.date.today()
-    return [synthetic_case(index, seed, rng, day) for index in range(1, count + 1)]
+    return [case.document for case in synthetic_registry(count, seed, today)]
 
 
 def seed_demo_registry(
@@ -420,10 +452,10 @@ def seed_demo_registry(
     InvalidInputError
         If a case number of this seed exists already (seed again with another ``seed``).
     """
-    numbers = []
-    for case in synthetic_cases(count, seed, today):
-        numbers.append(add_case(session, case, actor=actor).case_number)
-    return numbers
+    return [
+        add_case(session, case.document, actor=actor).case_number
+        for case in synthetic_registry(count, seed, today)
+    ]
 
 
 def create_demo_users(session: Session, *, actor: str) -> dict[str, str]:
@@ -449,8 +481,10 @@ __all__ = [
     "DEFAULT_SEED",
     "PCI_REGIONS",
     "REGION_COUNT",
+    "DemoCase",
     "create_demo_users",
     "seed_demo_registry",
     "synthetic_case",
     "synthetic_cases",
+    "synthetic_registry",
 ]
