@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+
+# The twin's matrices are small: a multi-threaded BLAS only adds contention on a few cores (the
+# command line and `make test` say the same). Set before anything imports numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import shutil
 import subprocess
 import sys

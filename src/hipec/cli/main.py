@@ -23,6 +23,7 @@ from hipec.cli import (
     codes,
     db,
     export,
+    faults,
     pci,
     plan,
     protocols,
@@ -80,8 +81,9 @@ for module in (
     serve,
     report,
     run_command,
-    simulate,
     validate,
+    simulate,
+    faults,
 ):
     module.register(app)
 

@@ -189,12 +189,17 @@ ALARM_CATALOGUE: dict[str, AlarmDefinition] = dict(
             "readings are ignored until the alarm is acknowledged.",
             "K",
         ),
+        # HIGH (was medium, escalating after 120 s): a heater that does not deliver what it is
+        # commanded is a fault of the heater power stage -- the supervisor cannot tell a dead
+        # element from a failing switch that may also fail on -- and the drug-laden perfusate
+        # leaves the therapeutic range within minutes; it needs the operator at once (issue 4:
+        # every hazardous fault raises a high-priority alarm).
         _alarm(
-            "HEATER_FAILED", _M, True,
+            "HEATER_FAILED", _H, True,
             "Heater commanded to heat but delivers no heat",
-            "Heater off. Check the heater power and connections; the perfusate will cool.",
+            "Heater off. Check the heater power and connections; the perfusate will cool. Do not "
+            "resume heating until the heater is checked.",
             "W",
-            MEDIUM_ESCALATION_S,
         ),
         _alarm(
             "VOLUME_IMBALANCE", _M, False,

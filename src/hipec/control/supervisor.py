@@ -19,8 +19,15 @@ Three layers
    condition if configured.
 3. **Plausibility.** Sensor faults (disconnected, stuck, disagreeing with the redundant probes) are
    confirmed the same way; a faulty channel reads ``nan`` in
-   :attr:`SupervisorVerdict.trusted_reading` (what the controller should use), and a fault on a
-   control-critical channel (the inflow probe) turns the heater off.
+   :attr:`SupervisorVerdict.trusted_reading` (what the controller should use), and the heater
+   stays off (``HEATER_OFF``, pumps circulating) until the operator has checked the probe and
+   reset. A cavity probe drifting against the others is caught by the rate cross-check (its
+   deviation from the median of the other probes and the outflow moving faster than
+   ``drift_rate_k_per_min`` while they hold still: a 0.5 K/min drift within ~20-27 s in
+   quasi-steady circulation), by its distance from that median (> ``disagree_k``) and by its
+   distance from its own baseline (> ``drift_k``). During heat-up and the first minutes of the
+   perfusion the regions legitimately diverge at up to ~2 K/min, so a slow drift is confirmed
+   only once the circulation settles (fault campaign: 32-273 s for 0.5 K/min).
 
 Every threshold and persistence is data: :class:`~hipec.control.limits.SafetyLimits` (regimen limits
 plus defaults) and :class:`SupervisorConfig` (checks, plausibility thresholds).
@@ -87,15 +94,24 @@ DEFAULT_CHECKS: dict[str, CheckSpec] = {
     "ABDOMINAL_PRESSURE_WARNING": CheckSpec(10.0, _A.NONE),
     "AIR_IN_LINE": CheckSpec(0.0, _A.STOP_ALL, hazardous=True),
     "RESERVOIR_LOW": CheckSpec(2.0, _A.STOP_INFLOW, hazardous=True),
-    "LEAK": CheckSpec(3.0, _A.STOP_ALL),
+    # 2 s (was 3 s) over a 6 s window (was 10 s): a 0.5 L/min leak must be confirmed within 10 s
+    # of its onset, and the level sensor's own lag (2 s) comes first
+    "LEAK": CheckSpec(2.0, _A.STOP_ALL),
     "VOLUME_IMBALANCE": CheckSpec(5.0, _A.NONE),
     "PUMP_STALL": CheckSpec(3.0, _A.SAFE_FLOW),
     "HEATER_STUCK_ON": CheckSpec(3.0, _A.STOP_INFLOW),
     "HEATER_FAILED": CheckSpec(5.0, _A.HEATER_OFF),
     "POWER_ON_BATTERY": CheckSpec(0.0, _A.HEATER_OFF, hazardous=True),
-    "PROBE_DISCONNECTED": CheckSpec(2.0, _A.NONE),
-    "PROBE_STUCK": CheckSpec(0.0, _A.NONE),  # the stuck window is its persistence
-    "PROBE_IMPLAUSIBLE": CheckSpec(10.0, _A.NONE),
+    # A faulty temperature probe puts the heater off until the operator has checked it and
+    # acknowledged (was: masked only). The supervisor's cross-checks need the redundant probes; with
+    # one lost or lying, an over-temperature elsewhere may go unseen, so heating stops while the
+    # pumps keep circulating (circulation without heat is safe). Issue 4: every hazardous fault
+    # puts the machine in its safe state.
+    "PROBE_DISCONNECTED": CheckSpec(2.0, _A.HEATER_OFF),
+    "PROBE_STUCK": CheckSpec(0.0, _A.HEATER_OFF),  # the stuck window is its persistence
+    # 3 s (was 10 s): its conditions are already averaged (a 30 s slope, or a state held since the
+    # heater settled); a 0.5 K/min drift must be confirmed within 30 s of its onset
+    "PROBE_IMPLAUSIBLE": CheckSpec(3.0, _A.HEATER_OFF),
 }
 
 #: Codes that mean "this channel cannot be trusted" (the channel is masked for the controller).
@@ -127,6 +143,18 @@ class SupervisorConfig:
         A cavity probe whose deviation from that median moves more than ``drift_k`` [K] from its own
         running baseline (exponential, time constant ``drift_baseline_s`` [s]) is implausible; the
         baseline is used only after ``drift_settle_s`` [s] of continuous flow.
+    drift_rate_window_s, drift_rate_k_per_min, drift_rate_reference_gain
+        Rate cross-check: over the last ``drift_rate_window_s`` [s] the least-squares slope of a
+        cavity probe's deviation from that median must not exceed ``drift_rate_k_per_min`` [K/min]
+        plus ``drift_rate_reference_gain`` times the slope of the median itself (a probe that moves
+        while its redundant references hold still is lying; one that moves with them is not).
+    drift_rate_settle_s, drift_rate_max_reference_k_per_min, drift_rate_max_inflow_k_per_min,
+    drift_rate_max_net_flow_l_per_min
+        The rate cross-check runs only in quasi-steady circulation: flow for ``drift_rate_settle_s``
+        [s], the reference median and the inflow each moving less than their maximum [K/min], and
+        the pumps balanced within ``drift_rate_max_net_flow_l_per_min`` [L/min]. In heat-up, filling
+        and rinsing the regions legitimately diverge at up to ~2 K/min (probes near the inflow
+        follow it within seconds, far ones lag), which no rate threshold could tell from a drift.
     heater_tolerance_w
         Allowed difference between commanded and delivered heater power [W].
     heater_settle_s
@@ -166,7 +194,14 @@ class SupervisorConfig:
     drift_k: float = 1.5
     drift_baseline_s: float = 120.0
     drift_settle_s: float = 300.0
-    heater_tolerance_w: float = 300.0
+    drift_rate_window_s: float = 30.0
+    drift_rate_k_per_min: float = 0.3
+    drift_rate_reference_gain: float = 1.0
+    drift_rate_settle_s: float = 60.0
+    drift_rate_max_reference_k_per_min: float = 0.5
+    drift_rate_max_inflow_k_per_min: float = 0.5
+    drift_rate_max_net_flow_l_per_min: float = 0.2
+    heater_tolerance_w: float = 100.0
     heater_settle_s: float = 60.0
     stuck_on_rise_k_per_min: float = 1.0
     rise_window_s: float = 10.0
@@ -177,7 +212,7 @@ class SupervisorConfig:
     pump_stall_min_command_l_per_min: float = 0.3
     pump_stall_fraction: float = 0.2
     volume_imbalance_time_constant_s: float = 120.0
-    leak_window_s: float = 10.0
+    leak_window_s: float = 6.0
     auto_release_after_s: float | None = None
     max_heater_power_w: float = 3000.0
     max_flow_l_per_min: float = 4.0
@@ -232,6 +267,20 @@ class _Sample:
 
 def _finite(value: float) -> bool:
     return math.isfinite(value)
+
+
+def _slope_per_min(times: list[float], values: list[float]) -> float:
+    """Least-squares slope of ``values`` over ``times`` [unit per min] (nan if undefined)."""
+    n = len(times)
+    if n < 2:
+        return math.nan
+    mean_t = sum(times) / n
+    mean_v = sum(values) / n
+    spread = sum((t - mean_t) ** 2 for t in times)
+    if spread <= 0.0:
+        return math.nan
+    covariance = sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True))
+    return covariance / spread * 60.0
 
 
 def _cavity_channel(region: int) -> str:
@@ -314,6 +363,8 @@ class Supervisor:
         self._heater_high_since_s: float | None = None
         self._flow_since_s: float | None = None
         self._drift_baseline_k: dict[str, float] = {}
+        # per cavity channel: (time [s], deviation from the reference median [K], that median [C])
+        self._deviation_history: dict[str, deque[tuple[float, float, float]]] = {}
         self._inhibit = False
         self._hazard_now = False
         self._pending_events: list[Event] = []
@@ -526,7 +577,9 @@ class Supervisor:
                 self._net_return_l,
             )
         )
-        keep_s = max(cfg.stuck_window_s, cfg.leak_window_s, cfg.rise_window_s)
+        keep_s = max(
+            cfg.stuck_window_s, cfg.leak_window_s, cfg.rise_window_s, cfg.drift_rate_window_s
+        )
         # keep one sample at or before the longest window's start
         while len(self._history) > 2 and self._history[1].time_s <= reading.time_s - keep_s:
             self._history.popleft()
@@ -818,13 +871,27 @@ class Supervisor:
             self._flow_since_s is not None and r.time_s - self._flow_since_s >= cfg.drift_settle_s
         )
         alpha = min(1.0, dt_s / cfg.drift_baseline_s) if cfg.drift_baseline_s > 0 else 1.0
+        inflow_rate = self._inflow_rate(r.time_s)
         for name, value in group.items():
             others = [v for other, v in group.items() if other != name]
             if outflow is not None:
                 others.append(outflow)
             if len(others) < 2:
                 continue
-            deviation = value - statistics.median(others)
+            reference = statistics.median(others)
+            deviation = value - reference
+            rate = self._deviation_rate(name, r, deviation, reference, inflow_rate)
+            if rate is not None:
+                out.append(
+                    AlarmCondition(
+                        "PROBE_IMPLAUSIBLE",
+                        rate,
+                        cfg.drift_rate_k_per_min,
+                        name,
+                        f"moving {rate:+.2f} K/min against the other probes, which hold still",
+                    )
+                )
+                continue  # a drifting probe must not drag its own baseline along
             if abs(deviation) > cfg.disagree_k:
                 out.append(
                     AlarmCondition(
@@ -853,3 +920,49 @@ class Supervisor:
                 continue  # a drifting probe must not drag its own baseline along
             self._drift_baseline_k[name] = baseline + alpha * (deviation - baseline)
         return out
+
+    def _inflow_rate(self, now: float) -> float:
+        """Least-squares slope of the raw inflow temperature over the drift-rate window [K/min]
+        (nan if the window is not full or the inflow probe gave no reading in it)."""
+        window = self._window(now, self.config.drift_rate_window_s)
+        if window is None or len(window) < 3:
+            return math.nan
+        values = [sample.temperatures["inflow"] for sample in window]
+        if not all(_finite(v) for v in values):
+            return math.nan
+        return _slope_per_min([sample.time_s for sample in window], values)
+
+    def _deviation_rate(
+        self, name: str, r: Reading, deviation: float, reference: float, inflow_rate: float
+    ) -> float | None:
+        """Record ``name``'s deviation and return its slope [K/min] if the rate cross-check
+        condemns it (None otherwise; see :class:`SupervisorConfig`)."""
+        cfg, now = self.config, r.time_s
+        window_s = cfg.drift_rate_window_s
+        history = self._deviation_history.setdefault(name, deque())
+        history.append((now, deviation, reference))
+        while len(history) > 2 and history[1][0] <= now - window_s + 1e-9:
+            history.popleft()
+        if (
+            window_s <= 0
+            or len(history) < 3
+            or history[0][0] > now - window_s + 1e-9
+            or self._flow_since_s is None
+            or now - self._flow_since_s < cfg.drift_rate_settle_s + window_s
+        ):
+            return None
+        net = r.inflow_l_per_min - r.outflow_l_per_min
+        if not (_finite(net) and abs(net) <= cfg.drift_rate_max_net_flow_l_per_min):
+            return None
+        times = [sample[0] for sample in history]
+        deviation_rate = _slope_per_min(times, [sample[1] for sample in history])
+        reference_rate = _slope_per_min(times, [sample[2] for sample in history])
+        steady = (
+            abs(reference_rate) <= cfg.drift_rate_max_reference_k_per_min
+            and _finite(inflow_rate)
+            and abs(inflow_rate) <= cfg.drift_rate_max_inflow_k_per_min
+        )
+        limit = cfg.drift_rate_k_per_min + cfg.drift_rate_reference_gain * abs(reference_rate)
+        if steady and abs(deviation_rate) > limit:
+            return deviation_rate
+        return None
