@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint clean
+.PHONY: demo tour test bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The web console on a fresh demo database, with one simulated perfusion running (x10 speed).
 demo: $(STAMP)
+	$(BIN)/hipec serve --demo
+
+# The terminal tour: the reference patient through every step.
+tour: $(STAMP)
 	$(BIN)/python -m hipec.demo
 
 # Small dense matrices: on two cores a multi-threaded BLAS only adds contention.

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount
 from webhelpers import KNOWN_CASE, LiveServer, Session, logged_in
@@ -31,7 +31,7 @@ EXPECTED_PUBLIC = {
 }
 
 
-def _permissions(route: APIRoute) -> list[Permission]:
+def _permissions(route: APIRoute | APIWebSocketRoute) -> list[Permission]:
     found: list[Permission] = []
 
     def walk(dependant: Any) -> None:
@@ -45,7 +45,9 @@ def _permissions(route: APIRoute) -> list[Permission]:
     return found
 
 
-def _endpoints(routes: list[BaseRoute]) -> Iterator[tuple[str, str, APIRoute]]:
+def _endpoints(
+    routes: list[BaseRoute], *, websockets: bool = False
+) -> Iterator[tuple[str, str, APIRoute | APIWebSocketRoute]]:
     # FastAPI keeps included routers as branches; iter_route_contexts gives the effective routes
     # (with their prefixes), exactly as the app dispatches them
     count = 0
@@ -54,8 +56,13 @@ def _endpoints(routes: list[BaseRoute]) -> Iterator[tuple[str, str, APIRoute]]:
         if isinstance(route, Mount):
             assert context.path == "/static", f"unexpected mount {context.path}"
             continue
-        assert isinstance(route, APIRoute), f"{route!r} is not an APIRoute"
         assert context.path is not None
+        if isinstance(route, APIWebSocketRoute):
+            # checked here for its permission; its refusals are tested in test_live.py
+            if websockets:
+                yield "WS", context.path, route
+            continue
+        assert isinstance(route, APIRoute), f"{route!r} is not an APIRoute"
         for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
             count += 1
             yield method, context.path, route
@@ -78,7 +85,7 @@ def test_the_matrix_is_the_documented_one() -> None:
 def test_every_route_is_public_or_names_exactly_one_permission(live: LiveServer) -> None:
     app = _app(live)
     public = set()
-    for method, path, route in _endpoints(app.routes):
+    for method, path, route in _endpoints(app.routes, websockets=True):
         permissions = _permissions(route)
         if not permissions:
             public.add((method, path))

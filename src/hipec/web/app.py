@@ -12,6 +12,7 @@ the browser and ``{"detail": [...]}`` JSON under ``/api``:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -24,13 +25,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hipec import __version__
 from hipec.errors import InvalidInputError, NotFoundError
 from hipec.store.db import open_database
 from hipec.web.config import WebSettings, get_web_settings
-from hipec.web.routes import api, auth_pages, pages, vendor
+from hipec.web.live import LiveRuns, start_demo_perfusion
+from hipec.web.routes import api, auth_pages, pages, runs, vendor
 from hipec.web.security import SECURITY_HEADERS, LoginThrottle
 from hipec.web.templating import render
 
@@ -122,9 +125,24 @@ def create_app(settings: WebSettings | None = None, *, engine: Engine | None = N
     owned_engine = engine is None
     database = engine or open_database(settings.resolved_database_url())
 
+    live_runs = LiveRuns(database)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from hipec.runner.threads import limit_blas_threads
+
+        limit_blas_threads()  # perfusions step the twin in this process: one BLAS thread each
+        live_runs.attach(asyncio.get_running_loop())
+        if settings.demo:
+            demo = await run_in_threadpool(start_demo_perfusion, live_runs)
+            if demo is not None:
+                print(  # beside the address that hipec serve prints
+                    f"demo perfusion running ({demo.describe()['speed_label']}): "
+                    f"/cases/{demo.case_number}/live",
+                    flush=True,
+                )
         yield
+        await run_in_threadpool(live_runs.shutdown)
         if owned_engine:
             database.dispose()
 
@@ -141,6 +159,7 @@ def create_app(settings: WebSettings | None = None, *, engine: Engine | None = N
     )
     app.state.settings = settings
     app.state.engine = database
+    app.state.live_runs = live_runs
     app.state.login_throttle = LoginThrottle(
         settings.login_max_failures, settings.login_window_seconds
     )
@@ -169,5 +188,8 @@ def create_app(settings: WebSettings | None = None, *, engine: Engine | None = N
     app.include_router(vendor.router)
     app.include_router(auth_pages.router)
     app.include_router(pages.router)
+    app.include_router(runs.pages)
     app.include_router(api.router, prefix=API_PREFIX)
+    app.include_router(runs.api, prefix=API_PREFIX)
+    app.include_router(runs.sockets)
     return app
