@@ -11,19 +11,43 @@ fallback changes. Feed it the supervisor's *trusted* reading, in which faulty pr
 
 Cascade (:class:`CascadeController`)
 -----------------------------------
-- Outer loop: intra-abdominal temperature (the coolest reading probe, or the mean; configurable)
-  -> inflow temperature setpoint, clamped to ``[min_inflow_setpoint_c, max]`` where ``max`` is the
-  lower of (regimen max inflow - ``inflow_margin_k``) and (max region - ``region_margin_k``): the
-  perfusate cannot heat any region above the inflow temperature, so this clamp keeps every region
-  below its limit by construction. The setpoint is rate limited [K/min]. The outer integral holds
-  while the inner loop saturates in the direction the outer loop pushes, while the rate limiter
-  binds, and while the hottest probe is within ``hot_guard_k`` of the region limit.
-- Inner loop: inflow temperature -> heater power, with feed-forward of the heat the flow
-  carries, ``P_ff = rho_c * Q * (T_set - T_return)`` (``T_return``: reservoir, else outflow), and
-  the PID gains scaled with flow (the plant's gain falls as the flow rises), so one tuning holds
-  from low to high flow.
+- Outer loop (abdominal targets): intra-abdominal temperature (the probes' mean by default) ->
+  inflow temperature setpoint = target + PI + the filtered inflow-to-abdomen drop (the inflow a
+  steady abdomen at target needs), clamped to ``[min_inflow_setpoint_c, max]`` where ``max`` is
+  the lower of (regimen max inflow - ``inflow_margin_k``) and (max region - ``region_margin_k``):
+  the perfusate cannot heat any region above the inflow temperature, so this clamp keeps every
+  region below its limit by construction. When the target lies above what the abdomen reaches
+  at that ceiling (PRODIGE 7's 43 C in an open abdomen) the setpoint sits at the ceiling: the
+  best safe temperature, held without oscillation. The setpoint is rate limited [K/min]. The
+  outer integral holds while the inner loop saturates in the direction the outer loop pushes,
+  while the rate limiter binds, and while the hottest region (estimated from the probes and
+  the inflow, :class:`~hipec.control.estimator.RegionEstimator`) is within ``hot_guard_k`` of the
+  region limit or above the top of the therapeutic band (``band_high_c``, 43 C); above that
+  band the setpoint backs off: the aim is the band for all 13 regions, not one probe.
+- Inner loop (``inner_mode="predictive"``, default): the circuit model of
+  :mod:`hipec.control.estimator` (heater element, exchanger, inflow line with its transport
+  delay, probe lag; exact at the measured flow, so the flow-dependent gain is in the model) runs
+  on the power actually delivered; the measured-minus-modelled inflow is an output disturbance
+  (integral action without windup: the model sees the saturated input). Each period the heater
+  power for the next block is the least-squares fit of the predicted inflow to a reference
+  trajectory (first order, ``reference_time_s``) over several horizons, with the steady holding
+  power after the block, then capped so that no predicted inflow exceeds the setpoint (and the
+  ceiling) by more than ``overshoot_guard_k``. The heat the flow carries away
+  (``rho_c Q (T_set - T_return)``) is in the model, so no separate feed-forward is needed.
+- Inner loop (``inner_mode="pid"``, and the fallback while the flow is unknown): PID on the
+  inflow with feed-forward ``P_ff = rho_c * Q * (T_set - T_return)`` (``T_return``: reservoir,
+  else outflow) and gains scaled with flow (the plant's gain falls as the flow rises).
+- Heater off below ``min_heating_flow_l_per_min`` (no flow through the exchanger).
 - Regimens that target the inflow skip the outer loop (the setpoint is the target, still clamped and
   rate limited).
+
+Single loop (:class:`SingleLoopPid`, the baseline)
+-------------------------------------------------
+One PID on the target site's temperature, plus the high-limit cut commercial machines have, made
+safe on the twin: it acts ``inflow_cut_margin_k`` below the lower of the inflow and region limits;
+for abdominal targets (where the PID drives the inflow into the cut) the power is also capped at
+what the flow carries from the return temperature up to the cut (a plain cut let the stored heat
+of the element carry the inflow to 46.2 C against a 45 C limit).
 """
 
 from __future__ import annotations
@@ -32,15 +56,26 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+import numpy as np
+
 from hipec.control.alarms import AlarmCondition
+from hipec.control.estimator import (
+    CircuitModel,
+    InflowPredictor,
+    RegionEstimate,
+    RegionEstimator,
+)
 from hipec.control.events import Event
 from hipec.control.limits import ABSOLUTE_MAX_REGION_C
 from hipec.control.pid import Pid, PidGains, clamp
 from hipec.devices.base import Reading
+from hipec.errors import InvalidInputError
 from hipec.protocols.plan import PerfusionPlan
 
 TargetSite = Literal["inflow", "intra_abdominal"]
 CavityAggregate = Literal["mean", "coolest"]
+CascadeAggregate = Literal["estimated_mean", "mean", "coolest"]
+InnerMode = Literal["predictive", "pid"]
 
 #: Volumetric heat capacity of the perfusate [J/(L.K)] (water at 40 C: 992 kg/m3 x 4.18 kJ/(kg.K)).
 PERFUSATE_HEAT_CAPACITY_J_PER_L_K = 4150.0
@@ -62,6 +97,8 @@ class TemperatureSetpoints:
         The hard limit for any abdominal region [C].
     heating
         False: heater off (drain, rinse, setup, complete).
+    technique
+        ``"open"`` or ``"closed"`` (laparoscopic: closed): the region estimator's shape.
     """
 
     target_c: float
@@ -69,6 +106,7 @@ class TemperatureSetpoints:
     max_inflow_c: float = 44.0
     max_region_c: float = 44.0
     heating: bool = True
+    technique: str = "open"
 
     @classmethod
     def from_plan(
@@ -82,6 +120,7 @@ class TemperatureSetpoints:
             max_inflow_c=plan.max_inflow_c,
             max_region_c=min(plan.max_intra_abdominal_c, ABSOLUTE_MAX_REGION_C),
             heating=heating,
+            technique="open" if plan.technique == "open" else "closed",
         )
 
 
@@ -167,9 +206,16 @@ class _FallbackTracker:
 # -- single loop --------------------------------------------------------------------------------
 
 
+def inflow_ceiling_c(setpoints: TemperatureSetpoints, margin_k: float) -> float:
+    """Highest inflow temperature a controller may aim at [C]: ``margin_k`` below the lower of
+    the regimen's inflow limit and the region limit (the perfusate cannot heat a region above
+    the inflow temperature, so this keeps every region below its limit by construction)."""
+    return min(setpoints.max_inflow_c, setpoints.max_region_c) - margin_k
+
+
 @dataclass(frozen=True, slots=True)
 class SingleLoopConfig:
-    """Settings of :class:`SingleLoopPid` (starting values; tune against the twin).
+    """Settings of :class:`SingleLoopPid` (the baseline: one PID and a high-limit cut).
 
     Attributes
     ----------
@@ -178,8 +224,14 @@ class SingleLoopConfig:
     cavity_aggregate
         How the abdominal temperature is formed from the probes.
     inflow_cut_margin_k
-        Heater off while the inflow is within this of the regimen's inflow limit [K] (the simple
-        high-limit cut commercial machines have).
+        Heater off while the inflow is within this of the inflow ceiling ``min(regimen inflow
+        limit, region limit)`` [K] (the high-limit cut commercial machines have).
+    heat_capacity_j_per_l_k
+        Volumetric heat capacity of the perfusate [J/(L.K)] for the flow power cap: for abdominal
+        targets the power never exceeds ``rho_c Q (T_cut - T_return)``. A plain cut lets the
+        heat stored in the heater element carry the inflow 1-2 K past it (the twin: 46.2 C
+        against a 45 C limit); the cap cannot overshoot because the circuit's step response is
+        monotone.
     """
 
     gains: PidGains = field(
@@ -187,23 +239,41 @@ class SingleLoopConfig:
     )
     cavity_aggregate: CavityAggregate = "mean"
     inflow_cut_margin_k: float = 0.5
+    heat_capacity_j_per_l_k: float = PERFUSATE_HEAT_CAPACITY_J_PER_L_K
 
 
 class SingleLoopPid:
     """Baseline: heater power from the error of one measured temperature (inflow, or the
-    abdominal temperature when the regimen targets the abdomen)."""
+    abdominal temperature when the regimen targets the abdomen), with a high-limit cut on the
+    inflow and, for abdominal targets, a power cap from the flow."""
 
     name = "pid"
 
     def __init__(self, config: SingleLoopConfig | None = None) -> None:
         self.config = config or SingleLoopConfig()
         self._pid = Pid(self.config.gains)
-        self._fallback = _FallbackTracker(self.name)
+        self.reset()
 
     def reset(self) -> None:
         """Forget all state."""
         self._pid.reset()
         self._fallback = _FallbackTracker(self.name)
+
+    def cut_level_c(self, setpoints: TemperatureSetpoints) -> float:
+        """Inflow temperature [C] at which the high-limit cut acts."""
+        return inflow_ceiling_c(setpoints, self.config.inflow_cut_margin_k)
+
+    def flow_power_cap_w(self, reading: Reading, cut_c: float) -> float:
+        """``rho_c Q (T_cut - T_return)`` [W], >= 0; 0 without a flow reading; the return is the
+        reservoir, else the outflow, else the inflow."""
+        flow = reading.inflow_l_per_min
+        returning = _return_c(reading)
+        if not math.isfinite(returning):
+            returning = reading.inflow_c
+        if not (math.isfinite(flow) and math.isfinite(returning)) or flow <= 0:
+            return 0.0
+        rho_c_q = self.config.heat_capacity_j_per_l_k * flow / 60.0
+        return max(rho_c_q * (cut_c - returning), 0.0)
 
     def update(
         self, reading: Reading, setpoints: TemperatureSetpoints, dt_s: float
@@ -237,9 +307,15 @@ class SingleLoopPid:
             return HeaterDemand(0.0, math.nan, used, measured, reason, events)
         self._pid.set_auto()
         power = self._pid.update(setpoints.target_c, measured, dt_s)
-        cut = setpoints.max_inflow_c - self.config.inflow_cut_margin_k
-        if math.isfinite(reading.inflow_c) and reading.inflow_c >= cut:
+        cut = self.cut_level_c(setpoints)
+        inflow = reading.inflow_c
+        if math.isfinite(inflow) and inflow >= cut:
             power = 0.0
+        if setpoints.target_site != "inflow":
+            # the PID drives the inflow into the cut: never ask for more than the flow can carry
+            # from the returning temperature up to the cut level (a step of that power brings
+            # the inflow up to the cut without overshoot, the element's stored heat included)
+            power = min(power, self.flow_power_cap_w(reading, cut))
         return HeaterDemand(power, math.nan, used, measured, reason, events)
 
 
@@ -248,17 +324,51 @@ class SingleLoopPid:
 
 @dataclass(frozen=True, slots=True)
 class CascadeConfig:
-    """Settings of :class:`CascadeController` (starting values; tune against the twin).
+    """Settings of :class:`CascadeController` (tuned against the twin by
+    :mod:`hipec.control.tuning` and ``benchmarks/control.py``).
 
     Attributes
     ----------
     outer
         Abdominal temperature -> inflow setpoint offset from the target [K per K, K per K.s];
         its output limits are replaced each step by the setpoint clamp.
+    inner_mode
+        ``"predictive"`` (default): a one-move predictive controller on the circuit model
+        (:class:`~hipec.control.estimator.InflowPredictor`); ``"pid"``: the PID ``inner`` with
+        feed-forward and gain scheduling (also the fallback while the flow is unknown).
     inner
         Inflow temperature -> heater power [W per K, W per K.s] at ``reference_flow_l_per_min``.
+    circuit
+        The circuit model of the predictive inner loop.
+    reference_time_s
+        Time constant of the reference trajectory the predictive loop asks the inflow to follow
+        from where it is to the setpoint [s] (setpoint shaping: no overshoot by design).
+    horizons_s
+        Prediction horizons of the predictive loop [s].
+    overshoot_guard_k
+        The predictive loop never plans an inflow more than this above the setpoint at any
+        horizon [K] (a constraint, not a weight).
+    min_block_s
+        Shortest first power block of the predictive loop [s] (the block is the control period
+        or this, whichever is longer).
+    disturbance_time_s
+        Filter time constant of the model-versus-probe difference [s].
     cavity_aggregate
-        ``"coolest"`` (every region reaches the target) or ``"mean"``.
+        What the outer loop controls: ``"mean"`` of the probes (default: the figure an abdominal
+        target refers to; on the twin the mean of probes 0, 6 and 3 is within about 0.05 K of the
+        mean of the 13 regions, at rest and while heating), ``"coolest"`` probe, or
+        ``"estimated_mean"``: the mean of the 13 regions estimated from the probes and the inflow
+        (:class:`~hipec.control.estimator.RegionEstimator`, for probe placements whose mean is
+        not representative; it assumes the resting spread, so it reads high while the abdomen
+        heats up), with the band edge below.
+    band_low_k
+        With ``"estimated_mean"``: when the estimated coolest region lies more than this below
+        the target (the low edge of the therapeutic band), the outer loop controls on the
+        coolest region plus this instead of the mean, so the aim is the band, not one number
+        [K].
+    drop_feedforward_gain, drop_filter_s
+        The outer loop feeds forward this share of the inflow-to-abdomen temperature drop,
+        filtered with this time constant [s]: the inflow a steady abdomen at target needs.
     setpoint_rate_k_per_min
         Largest change of the inflow setpoint [K/min].
     inflow_margin_k, region_margin_k
@@ -266,14 +376,20 @@ class CascadeConfig:
         [K].
     min_inflow_setpoint_c
         Lowest inflow setpoint [C].
-    hot_guard_k
-        The setpoint may not rise while the hottest probe is within this of the region limit [K].
+    hot_guard_k, band_high_c
+        The setpoint may not rise while the hottest region (the estimate of all 13 from the probes
+        and the inflow, or the hottest probe if higher) is within ``hot_guard_k`` of the region
+        limit or above ``band_high_c`` (the top of the therapeutic band, 41-43 C) [K], [C].
+    band_backoff_per_s
+        Above that the setpoint comes down at this rate per kelvin of excess [1/s].
+    min_heating_flow_l_per_min
+        Heater off below this flow: a still exchanger would overheat [L/min].
     feedforward_gain
-        Share of the flow's heat demand fed forward (0: none, 1: all).
+        Share of the flow's heat demand fed forward in PID mode (0: none, 1: all).
     heat_capacity_j_per_l_k
         Volumetric heat capacity of the perfusate [J/(L.K)].
     gain_schedule
-        Scale the inner gains with flow / ``reference_flow_l_per_min``.
+        Scale the inner PID gains with flow / ``reference_flow_l_per_min``.
     reference_flow_l_per_min, min_schedule_flow_l_per_min
         Flow at which ``inner`` is tuned, and the lowest flow used for scaling [L/min].
     max_heater_power_w
@@ -283,21 +399,48 @@ class CascadeConfig:
     outer: PidGains = field(
         default_factory=lambda: PidGains(kp=2.0, ki=0.01, output_min=-5.0, output_max=5.0)
     )
+    inner_mode: InnerMode = "predictive"
     inner: PidGains = field(
         default_factory=lambda: PidGains(kp=300.0, ki=10.0, output_min=0.0, output_max=3000.0)
     )
-    cavity_aggregate: CavityAggregate = "coolest"
-    setpoint_rate_k_per_min: float = 3.0
+    circuit: CircuitModel = field(default_factory=CircuitModel)
+    reference_time_s: float = 4.0
+    horizons_s: tuple[float, ...] = (10.0, 20.0, 30.0, 45.0, 60.0, 90.0)
+    overshoot_guard_k: float = 0.1
+    min_block_s: float = 1.0
+    disturbance_time_s: float = 5.0
+    cavity_aggregate: CascadeAggregate = "mean"
+    band_low_k: float = 1.0
+    drop_feedforward_gain: float = 1.0
+    drop_filter_s: float = 60.0
+    setpoint_rate_k_per_min: float = 30.0
     inflow_margin_k: float = 0.5
     region_margin_k: float = 0.5
     min_inflow_setpoint_c: float = 37.0
     hot_guard_k: float = 0.3
+    band_high_c: float = 43.0
+    band_backoff_per_s: float = 0.01
+    min_heating_flow_l_per_min: float = 0.1
     feedforward_gain: float = 1.0
     heat_capacity_j_per_l_k: float = PERFUSATE_HEAT_CAPACITY_J_PER_L_K
     gain_schedule: bool = True
     reference_flow_l_per_min: float = 1.5
     min_schedule_flow_l_per_min: float = 0.5
     max_heater_power_w: float = 3000.0
+
+    def __post_init__(self) -> None:
+        if not self.reference_time_s > 0:
+            raise InvalidInputError(
+                "reference_time_s", f"must be > 0 s, got {self.reference_time_s!r}"
+            )
+        if not self.horizons_s or min(self.horizons_s) <= 0:
+            raise InvalidInputError("horizons_s", f"must be > 0 s, got {self.horizons_s!r}")
+        if not self.setpoint_rate_k_per_min > 0:
+            raise InvalidInputError(
+                "setpoint_rate_k_per_min", f"must be > 0, got {self.setpoint_rate_k_per_min!r}"
+            )
+        if min(self.inflow_margin_k, self.region_margin_k, self.overshoot_guard_k) < 0:
+            raise InvalidInputError("margins", "margins and guards must be >= 0 K")
 
 
 class CascadeController:
@@ -308,18 +451,29 @@ class CascadeController:
 
     def __init__(self, config: CascadeConfig | None = None) -> None:
         self.config = config or CascadeConfig()
-        inner = replace(self.config.inner, output_max=self.config.max_heater_power_w)
-        self._outer = Pid(self.config.outer)
+        cfg = self.config
+        inner = replace(cfg.inner, output_max=cfg.max_heater_power_w)
+        self._outer = Pid(cfg.outer)
         self._inner = Pid(inner)
+        self._predictor = InflowPredictor(
+            cfg.circuit, cfg.horizons_s, disturbance_time_s=cfg.disturbance_time_s
+        )
+        self._regions = {
+            technique: RegionEstimator.for_technique(technique) for technique in ("open", "closed")
+        }
         self.reset()
 
     def reset(self) -> None:
         """Forget all state."""
         self._outer.reset()
         self._inner.reset()
+        self._predictor.reset()
         self._setpoint_c = math.nan  # rate-limited inflow setpoint
         self._inner_saturated = 0  # +1 at max power below setpoint, -1 at zero power above it
         self._limiter_bound = 0  # +1 / -1 while the rate limiter held the setpoint back
+        self._last_power_w = 0.0
+        self._last_flow = math.nan
+        self._drop_k = math.nan  # filtered inflow-to-abdomen drop [K]
         self._fallback = _FallbackTracker(self.name)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -339,7 +493,7 @@ class CascadeController:
         """Heat the flow carries away at ``setpoint_c`` [W]: ``rho_c Q (T_set - T_return)``,
         0 if the flow or the return temperature is missing; within the heater's range."""
         flow = reading.inflow_l_per_min
-        returning = reading.reservoir_c if math.isfinite(reading.reservoir_c) else reading.outflow_c
+        returning = _return_c(reading)
         if not (math.isfinite(flow) and math.isfinite(returning)) or flow <= 0:
             return 0.0
         power = (
@@ -351,6 +505,11 @@ class CascadeController:
         )
         return clamp(power, 0.0, self.config.max_heater_power_w)
 
+    def region_estimate(self, reading: Reading, technique: str = "open") -> RegionEstimate | None:
+        """The 13 regions as the controller estimates them (None without a probe)."""
+        estimator = self._regions["open" if technique == "open" else "closed"]
+        return estimator.estimate_reading(reading)
+
     def _gain_scale(self, reading: Reading) -> float:
         cfg = self.config
         flow = reading.inflow_l_per_min
@@ -358,17 +517,45 @@ class CascadeController:
             return 1.0
         return max(flow, cfg.min_schedule_flow_l_per_min) / cfg.reference_flow_l_per_min
 
+    def _observe(self, reading: Reading, dt_s: float) -> None:
+        """Advance the circuit model over the last period on the power actually delivered."""
+        inflow, flow = reading.inflow_c, reading.inflow_l_per_min
+        if math.isfinite(flow):
+            self._last_flow = flow
+        if not math.isfinite(inflow) or not math.isfinite(self._last_flow):
+            self._predictor.reset()
+            return
+        returning = _return_c(reading)
+        delivered = reading.heater_power_w
+        if not math.isfinite(delivered):
+            delivered = self._last_power_w
+        self._predictor.observe(
+            inflow,
+            returning if math.isfinite(returning) else inflow,
+            self._last_flow,
+            delivered,
+            dt_s,
+        )
+
     # -- the loop -------------------------------------------------------------------------------
 
     def update(
         self, reading: Reading, setpoints: TemperatureSetpoints, dt_s: float
     ) -> HeaterDemand:
         """One control step; see :class:`TemperatureController`."""
+        demand = self._update(reading, setpoints, dt_s)
+        self._last_power_w = demand.heater_power_w
+        return demand
+
+    def _update(
+        self, reading: Reading, setpoints: TemperatureSetpoints, dt_s: float
+    ) -> HeaterDemand:
         cfg = self.config
         now = reading.time_s
         inflow = reading.inflow_c
         ceiling = self.setpoint_ceiling_c(setpoints)
         target = clamp(setpoints.target_c, cfg.min_inflow_setpoint_c, ceiling)
+        self._observe(reading, dt_s)
 
         if not math.isfinite(inflow):
             self._hold_all()
@@ -402,19 +589,80 @@ class CascadeController:
         self._limiter_bound = (wanted > limited + 1e-9) - (wanted < limited - 1e-9)
         self._setpoint_c = clamp(limited, cfg.min_inflow_setpoint_c, ceiling)
 
-        self._inner.set_auto()
-        power = self._inner.update(
-            self._setpoint_c,
-            inflow,
-            dt_s,
-            feedforward=self.feedforward_w(reading, self._setpoint_c),
-            gain_scale=self._gain_scale(reading),
-        )
-        high = power >= self._inner.gains.output_max - 1e-6 and inflow < self._setpoint_c
-        low = power <= self._inner.gains.output_min + 1e-6 and inflow > self._setpoint_c
+        flow = reading.inflow_l_per_min
+        if math.isfinite(flow) and flow < cfg.min_heating_flow_l_per_min:
+            power = 0.0  # no flow through the exchanger: heating would only cook the element
+            self._inner.set_manual(0.0)
+            self._inner.update(self._setpoint_c, inflow, dt_s)
+        elif cfg.inner_mode == "predictive" and self._predictor.initialised:
+            power = self._predictive_power(reading, self._setpoint_c, ceiling, dt_s)
+            # the PID tracks in manual so that a switch to it (flow lost) is bumpless
+            self._inner.set_manual(power)
+            self._inner.update(self._setpoint_c, inflow, dt_s)
+        else:
+            self._inner.set_auto()
+            power = self._inner.update(
+                self._setpoint_c,
+                inflow,
+                dt_s,
+                feedforward=self.feedforward_w(reading, self._setpoint_c),
+                gain_scale=self._gain_scale(reading),
+            )
+        high = power >= cfg.max_heater_power_w - 1e-6 and inflow < self._setpoint_c
+        low = power <= 1e-6 and inflow > self._setpoint_c
         self._inner_saturated = int(high) - int(low)
         events = self._fallback.note(now, code, reason)
         return HeaterDemand(power, self._setpoint_c, controlled_on, measured, reason, events)
+
+    def _predictive_power(
+        self, reading: Reading, setpoint_c: float, ceiling_c: float, dt_s: float
+    ) -> float:
+        """Predictive control with two power blocks: ``P_1`` over the next ``block_s`` and, after
+        it, the steady power that holds the setpoint. ``P_1`` is the least-squares fit of the
+        predicted inflow to the reference trajectory over the horizons, then capped so that no
+        predicted inflow exceeds the setpoint (and the ceiling) by more than
+        ``overshoot_guard_k``: the heater runs flat out while the heat stored in the element can
+        still be absorbed, and backs off in time."""
+        cfg = self.config
+        returning = _return_c(reading)
+        if not math.isfinite(returning):
+            returning = reading.inflow_c
+        block = max(dt_s, cfg.min_block_s)
+        prediction = self._predictor.predict(returning, self._last_flow, block)
+        steady_power = 0.0
+        if prediction.steady_c_per_w > 0:
+            steady_power = (setpoint_c - prediction.steady_c) / prediction.steady_c_per_w
+        steady_power = clamp(steady_power, 0.0, cfg.max_heater_power_w)
+        horizons = np.asarray(prediction.horizons_s)
+        measured = reading.inflow_c
+        reference = setpoint_c - (setpoint_c - measured) * np.exp(-horizons / cfg.reference_time_s)
+        base = prediction.free_c + prediction.rest_c_per_w * steady_power
+        gain = prediction.first_c_per_w
+        power = float(gain @ (reference - base) / max(float(gain @ gain), 1e-12))
+        cap_c = min(setpoint_c, ceiling_c) + cfg.overshoot_guard_k
+        allowed = (cap_c - base) / np.maximum(gain, 1e-12)
+        power = min(power, float(allowed.min()))
+        return clamp(power, 0.0, cfg.max_heater_power_w)
+
+    def _abdominal(
+        self, reading: Reading, setpoints: TemperatureSetpoints
+    ) -> tuple[float, float, str]:
+        """The controlled abdominal temperature, the hottest region (the estimate of all 13, or
+        the hottest probe if higher), and the label of what is controlled."""
+        cfg = self.config
+        estimate = self.region_estimate(reading, setpoints.technique)
+        if estimate is None:
+            return math.nan, math.nan, f"cavity {cfg.cavity_aggregate.replace('_', ' ')}"
+        hottest = max(estimate.hottest_c, reading.max_cavity_c)
+        aggregate = cfg.cavity_aggregate
+        if aggregate in ("mean", "coolest"):
+            how: CavityAggregate = "mean" if aggregate == "mean" else "coolest"
+            return abdominal_temperature(reading, how), hottest, f"cavity {how}"
+        if estimate.coolest_c < setpoints.target_c - cfg.band_low_k:
+            # the band's low edge binds: bring the coolest region into the band
+            value = estimate.coolest_c + cfg.band_low_k
+            return min(value, estimate.mean_c), hottest, "cavity estimated coolest"
+        return estimate.mean_c, hottest, "cavity estimated mean"
 
     def _outer_loop(
         self,
@@ -426,8 +674,7 @@ class CascadeController:
     ) -> tuple[float, str, float, str | None, str | None]:
         """Inflow setpoint wanted by the outer loop, and what it controlled on."""
         cfg = self.config
-        label = f"cavity {cfg.cavity_aggregate}"
-        abdominal = abdominal_temperature(reading, cfg.cavity_aggregate)
+        abdominal, hottest, label = self._abdominal(reading, setpoints)
         code: str | None = None
         reason: str | None = None
         if not math.isfinite(abdominal) and math.isfinite(reading.outflow_c):
@@ -454,8 +701,8 @@ class CascadeController:
             self._outer.gains, output_min=low_offset, output_max=high_offset
         )
         error = setpoints.target_c - abdominal
-        hottest = reading.max_cavity_c
-        too_hot = math.isfinite(hottest) and hottest >= setpoints.max_region_c - cfg.hot_guard_k
+        hot_limit = min(setpoints.max_region_c - cfg.hot_guard_k, cfg.band_high_c)
+        too_hot = math.isfinite(hottest) and hottest >= hot_limit
         hold = (
             (self._inner_saturated > 0 and error > 0)
             or (self._inner_saturated < 0 and error < 0)
@@ -468,10 +715,24 @@ class CascadeController:
             self._outer.set_manual(self._setpoint_c - setpoints.target_c)
             self._outer.update(setpoints.target_c, abdominal, dt_s)
             self._outer.set_auto()
-        offset = self._outer.update(setpoints.target_c, abdominal, dt_s, hold_integral=hold)
+        # feed-forward of the present inflow-to-abdomen drop: at rest the inflow must exceed the
+        # abdominal target by just that drop, so the integral only trims what is left
+        drop = reading.inflow_c - abdominal
+        if math.isnan(self._drop_k):
+            self._drop_k = drop
+        self._drop_k += dt_s / (cfg.drop_filter_s + dt_s) * (drop - self._drop_k)
+        offset = self._outer.update(
+            setpoints.target_c,
+            abdominal,
+            dt_s,
+            feedforward=cfg.drop_feedforward_gain * self._drop_k,
+            hold_integral=hold,
+        )
         wanted = setpoints.target_c + offset
         if too_hot:
-            wanted = min(wanted, self._setpoint_c)
+            # the hottest region at the band's top: no higher, and back off in proportion
+            excess = hottest - hot_limit
+            wanted = min(wanted, self._setpoint_c - cfg.band_backoff_per_s * excess * dt_s)
         return wanted, label, abdominal, code, reason
 
     def _hold_all(self) -> None:
@@ -479,8 +740,14 @@ class CascadeController:
         afresh when heating resumes (a new heat-up, not a continuation)."""
         self._inner.set_manual(0.0)
         self._outer.reset()
+        self._drop_k = math.nan
         self._inner_saturated = 0
         self._limiter_bound = 0
+
+
+def _return_c(reading: Reading) -> float:
+    """The fluid returning to the exchanger [C]: the reservoir, else the outflow (nan if none)."""
+    return reading.reservoir_c if math.isfinite(reading.reservoir_c) else reading.outflow_c
 
 
 def fallback_conditions(demand: HeaterDemand) -> tuple[AlarmCondition, ...]:
