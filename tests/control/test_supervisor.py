@@ -343,6 +343,39 @@ def test_probe_disconnected_is_detected_and_masked(channel: str) -> None:
     assert supervisor.check(reading(time_s=8), HEATING).masked_channels == ()
 
 
+def test_a_lost_cavity_probe_is_left_out_and_heating_resumes_once_acknowledged() -> None:
+    supervisor = Supervisor(LIMITS)
+    lost = {"cavity_c": (41.6, math.nan, 41.4)}  # the pelvic probe stays disconnected
+    feed(supervisor, steady(5, **lost))
+    assert supervisor.check(reading(time_s=6, **lost), HEATING).heater_inhibited
+    events = supervisor.reset(7.0)  # the operator has checked it and acknowledges
+    assert [e.data.get("masked") for e in events] == [True]
+    verdict = supervisor.check(reading(time_s=8, **lost), HEATING)
+    assert not verdict.heater_inhibited
+    assert supervisor.constrain(HEATING).heater_power_w == HEATING.heater_power_w
+    assert verdict.masked_channels == ("cavity[6]",)  # still left out of control and checks
+    assert math.isnan(verdict.trusted_reading.cavity_probe(6))
+
+
+def test_a_second_lost_cavity_probe_keeps_the_heater_off() -> None:
+    supervisor = Supervisor(LIMITS)
+    feed(supervisor, steady(5, cavity_c=(41.6, math.nan, 41.4)))
+    supervisor.reset(6.0)  # first probe left out: two remain
+    two_lost = {"cavity_c": (41.6, math.nan, math.nan)}
+    feed(supervisor, steady(5, start=7.0, **two_lost))
+    supervisor.reset(13.0)  # only one probe would remain: no cross-check, no heating
+    verdict = supervisor.check(reading(time_s=14, **two_lost), HEATING)
+    assert verdict.heater_inhibited
+    assert supervisor.constrain(HEATING).heater_power_w == 0.0
+
+
+def test_a_lost_inflow_probe_keeps_the_heater_off_whatever_the_operator_does() -> None:
+    supervisor = Supervisor(LIMITS)
+    feed(supervisor, steady(5, inflow_c=math.nan))
+    supervisor.reset(6.0)
+    assert supervisor.check(reading(time_s=7, inflow_c=math.nan), HEATING).heater_inhibited
+
+
 def test_pressure_channel_disconnected_in_closed_technique() -> None:
     supervisor = Supervisor(CLOSED)
     codes = feed(supervisor, steady(5))  # the healthy reading has no abdominal pressure

@@ -130,6 +130,10 @@ class SupervisorConfig:
         Persistence and action per alarm code.
     heater_off_on_sensor_fault
         Channels whose fault turns the heater off (the controller cannot heat safely without them).
+    min_trusted_cavity_probes
+        A faulty cavity probe that the operator has checked and acknowledged is left out, and
+        heating resumes, only while at least this many cavity probes remain trusted (the
+        cross-checks need two); otherwise its trip holds the heater off until it reads again.
     min_flow_l_per_min
         Flow-dependent checks run only above this flow [L/min].
     stuck_window_s, stuck_resolution_k, stuck_others_move_k
@@ -143,11 +147,14 @@ class SupervisorConfig:
         A cavity probe whose deviation from that median moves more than ``drift_k`` [K] from its own
         running baseline (exponential, time constant ``drift_baseline_s`` [s]) is implausible; the
         baseline is used only after ``drift_settle_s`` [s] of continuous flow.
-    drift_rate_window_s, drift_rate_k_per_min, drift_rate_reference_gain
+    drift_rate_window_s, drift_rate_k_per_min, drift_rate_reference_gain, drift_rate_inflow_gain
         Rate cross-check: over the last ``drift_rate_window_s`` [s] the least-squares slope of a
         cavity probe's deviation from that median must not exceed ``drift_rate_k_per_min`` [K/min]
         plus ``drift_rate_reference_gain`` times the slope of the median itself (a probe that moves
-        while its redundant references hold still is lying; one that moves with them is not).
+        while its redundant references hold still is lying; one that moves with them is not), plus
+        ``drift_rate_inflow_gain`` times the slope of the inflow: a probe near an inflow catheter
+        follows the inflow within seconds while the others lag (without this term such a probe
+        was condemned whenever the controller moved the inflow setpoint).
     drift_rate_settle_s, drift_rate_max_reference_k_per_min, drift_rate_max_inflow_k_per_min,
     drift_rate_max_net_flow_l_per_min
         The rate cross-check runs only in quasi-steady circulation: flow for ``drift_rate_settle_s``
@@ -186,6 +193,7 @@ class SupervisorConfig:
 
     checks: Mapping[str, CheckSpec] = field(default_factory=lambda: dict(DEFAULT_CHECKS))
     heater_off_on_sensor_fault: tuple[str, ...] = ("inflow",)
+    min_trusted_cavity_probes: int = 2
     min_flow_l_per_min: float = 0.3
     stuck_window_s: float = 20.0
     stuck_resolution_k: float = 0.005
@@ -197,6 +205,7 @@ class SupervisorConfig:
     drift_rate_window_s: float = 30.0
     drift_rate_k_per_min: float = 0.3
     drift_rate_reference_gain: float = 1.0
+    drift_rate_inflow_gain: float = 1.0
     drift_rate_settle_s: float = 60.0
     drift_rate_max_reference_k_per_min: float = 0.5
     drift_rate_max_inflow_k_per_min: float = 0.5
@@ -368,6 +377,7 @@ class Supervisor:
         self._inhibit = False
         self._hazard_now = False
         self._pending_events: list[Event] = []
+        self._cavity_channels: tuple[str, ...] = ()
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -401,6 +411,7 @@ class Supervisor:
         now = reading.time_s
         dt_s = 0.0 if self._last_time_s is None else max(now - self._last_time_s, 0.0)
         self._last_time_s = now
+        self._cavity_channels = tuple(_cavity_channel(r) for r in reading.cavity_probe_regions)
         self._track(reading, last_command, dt_s)
         self._remember(reading)
 
@@ -475,15 +486,43 @@ class Supervisor:
         self, time_s: float, code: str | None = None, source: str | None = None
     ) -> list[Event]:
         """Operator reset: release latched trips (all, or by ``code`` / ``source``) whose condition
-        is no longer confirmed. Returns the ``supervisor.released`` events."""
+        is no longer confirmed, and accept faulty cavity probes that still are (see
+        :meth:`_accept_faulty_probe`). Returns the ``supervisor.released`` events."""
         events = []
         for key in list(self._trips):
             if (code is not None and key[0] != code) or (source is not None and key[1] != source):
                 continue
             if key not in self._confirmed:
                 events.append(self._release(time_s, key, "reset by the operator"))
+            elif self._can_leave_out(key):
+                events.append(self._accept_faulty_probe(time_s, key))
         self._update_inhibit()
         return events
+
+    def _can_leave_out(self, key: tuple[str, str]) -> bool:
+        code, channel = key
+        if code not in SENSOR_FAULT_CODES or not channel.startswith("cavity["):
+            return False
+        if self._trips[key].action == SafeAction.NONE:
+            return False  # already accepted
+        trusted = [
+            c for c in self._cavity_channels if c not in self.masked_channels and c != channel
+        ]
+        return len(trusted) >= self.config.min_trusted_cavity_probes
+
+    def _accept_faulty_probe(self, now: float, key: tuple[str, str]) -> Event:
+        """The operator has checked a cavity probe that stays faulty (a probe does not reconnect
+        itself mid-perfusion): it stays masked, and heating resumes on the remaining probes.
+        Holding the heater off instead would cool the drug-laden perfusate out of the therapeutic
+        range for the rest of the perfusion."""
+        self._trips[key].action = SafeAction.NONE
+        return Event(
+            now,
+            "supervisor.released",
+            key[0],
+            f"{key[0]} ({key[1]}) left out by the operator: heating resumes on the other probes",
+            {"action": "none", "source": key[1], "masked": True},
+        )
 
     # -- trips ----------------------------------------------------------------------------------
 
@@ -962,7 +1001,11 @@ class Supervisor:
             and _finite(inflow_rate)
             and abs(inflow_rate) <= cfg.drift_rate_max_inflow_k_per_min
         )
-        limit = cfg.drift_rate_k_per_min + cfg.drift_rate_reference_gain * abs(reference_rate)
+        limit = (
+            cfg.drift_rate_k_per_min
+            + cfg.drift_rate_reference_gain * abs(reference_rate)
+            + cfg.drift_rate_inflow_gain * abs(inflow_rate)
+        )
         if steady and abs(deviation_rate) > limit:
             return deviation_rate
         return None
