@@ -30,9 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hipec.errors import InvalidInputError
 from hipec.model import metrics
 from hipec.model.cavity import VOLUME_SHARE, Technique
+from hipec.model.citations import citation
 from hipec.model.events import Event
+from hipec.model.parameters import patient as patient_parameters
 from hipec.model.patient import Patient
 from hipec.model.simulation import Trajectory, simulate
 from hipec.model.solver import Commands, Twin
@@ -57,8 +60,8 @@ class InflowHoldRule:
     range. Pumps are balanced at ``flow_l_min``.
     """
 
-    setpoint_c: float
-    flow_l_min: float
+    setpoint_c: float | FloatArray
+    flow_l_min: float | FloatArray
 
     def __call__(self, twin: Twin) -> Commands:
         heat_capacity_flow = twin.model.fluid_heat_capacity * self.flow_l_min / 60.0  # [W/K]
@@ -68,8 +71,11 @@ class InflowHoldRule:
         return Commands(heater_power_w=power, inflow_l_min=self.flow_l_min)
 
 
-def inflow_hold_rule(setpoint_c: float, flow_l_min: float) -> InflowHoldRule:
-    """An :class:`InflowHoldRule` holding ``setpoint_c`` [degC] at ``flow_l_min`` [L/min]."""
+def inflow_hold_rule(
+    setpoint_c: float | FloatArray, flow_l_min: float | FloatArray
+) -> InflowHoldRule:
+    """An :class:`InflowHoldRule` holding ``setpoint_c`` [degC] at ``flow_l_min`` [L/min]
+    (scalars, or one value per patient)."""
     return InflowHoldRule(setpoint_c, flow_l_min)
 
 
@@ -153,6 +159,9 @@ class Experiment:
         What the study reported.
     conditions
         The published conditions and hipec's choices where the study is silent.
+    cohort
+        A :class:`VirtualCohort` with per-patient start temperature, flow, inflow temperature and
+        heat transfer; when given it replaces ``patients``, ``flow_l_min`` and ``inflow_c``.
     """
 
     identifier: str
@@ -168,6 +177,7 @@ class Experiment:
     values: tuple[PublishedValue, ...]
     conditions: str
     patients: tuple[tuple[float, float], ...] = ((170.0, 70.0),)
+    cohort: VirtualCohort | None = None
 
 
 @dataclass(frozen=True)
@@ -203,15 +213,159 @@ class ValidationRow:
         }
 
 
-def _virtual_cohort(count: int, seed: int = 2020) -> tuple[tuple[float, float], ...]:
-    """Reproducible adult body sizes: height 150-195 cm, BMI 18-35 kg/m2."""
+@dataclass(frozen=True)
+class CohortDistribution:
+    """How one between-patient quantity of the virtual cohort is sampled.
+
+    Parameters
+    ----------
+    kind
+        ``"normal"`` (``centre`` = mean, ``spread`` = SD) or ``"uniform"`` (``centre`` = low,
+        ``spread`` = high); normal draws are clipped to ``low`` .. ``high``.
+    centre, spread
+        See ``kind`` [unit of the key].
+    low, high
+        Plausible bounds [unit of the key].
+    source
+        Citation key (:data:`hipec.model.citations.CITATIONS`).
+    verified
+        ``True`` only if the distribution was checked against the source.
+    note
+        Where the figures come from, or why they are an assumption.
+    """
+
+    kind: str
+    centre: float
+    spread: float
+    low: float
+    high: float
+    source: str
+    verified: bool
+    note: str
+
+    def __post_init__(self) -> None:
+        citation(self.source)  # refuse unknown citation keys early
+
+    def sample(self, rng: np.random.Generator, count: int) -> FloatArray:
+        """``count`` draws [unit of the key]."""
+        if self.kind == "uniform":
+            return np.asarray(rng.uniform(self.centre, self.spread, count))
+        return np.clip(rng.normal(self.centre, self.spread, count), self.low, self.high)
+
+
+_A = "hipec-assumption"
+_HTC_KEY = "Fluid-to-wall heat transfer coefficient [W/(m2.K)]"
+
+#: Between-patient variability of the core-temperature cohort, keyed by quantity and unit. No
+#: published distribution of the core temperature at the start of HIPEC (end of CRS) was found
+#: (searched: Hendrix 2020 and doi 10.1245/s10434-021-10929-8 abstracts, the 2023 Front Oncol
+#: review of temperature management, site-comparison studies): that entry is a hipec assumption.
+COHORT_DISTRIBUTIONS: dict[str, CohortDistribution] = {
+    "Height [cm]": CohortDistribution(
+        "normal", 170.0, 9.5, 150.0, 195.0, _A, False,
+        "mixed-sex adult height (men about 176, women about 162 cm, SD about 7 each); the "
+        "studies' abstracts report no heights",
+    ),
+    "Body mass index [kg/m2]": CohortDistribution(
+        "normal", 27.0, 5.0, 18.0, 40.0, _A, False,
+        "CRS-HIPEC adults; BMI is a named factor in doi 10.1245/s10434-021-10929-8 but its "
+        "distribution is not in the abstract",
+    ),
+    "Core temperature at the start of HIPEC [degC]": CohortDistribution(
+        "uniform", 35.0, 37.5, 35.0, 37.5, _A, False,
+        "after 6-12 h of CRS patients range from hypothermic (35 C) to normothermic (37.5 C); "
+        "no published distribution found, so the range is sampled uniformly (the least "
+        "informative choice for a range)",
+    ),
+    "Perfusion flow [L/min]": CohortDistribution(
+        "uniform", 1.5, 3.0, 1.5, 3.0, "Hendrix2020", False,
+        "Hendrix 2020 compares flows below and at or above 2.35 L/min; the range around that "
+        "split (1.5-3 L/min) is hipec's reading, the flows themselves are not in the abstract",
+    ),
+    "Inflow temperature [degC]": CohortDistribution(
+        "uniform", 42.0, 44.0, 42.0, 44.0, "ClosedInflow44", False,
+        "closed technique inflow 42-44 C (44 C gave a mean perfusate of 42 C, "
+        "doi 10.1245/s10434-017-6279-3; Elias 2002: 42-44 C)",
+    ),
+    _HTC_KEY: CohortDistribution(
+        "uniform", 200.0, 400.0, 200.0, 400.0, _A, False,
+        "forced convection of perfusate over the peritoneum, +-1/3 around the patient set's "
+        "300 W/(m2.K) (wetting and stirring differ between patients); no published range",
+    ),
+}  # fmt: skip
+
+
+#: Perfusion time by regimen [min] with the share of patients given it, for cohorts that mix
+#: regimens (doi 10.1245/s10434-021-10929-8 treated patients with mitomycin C, cisplatin or
+#: oxaliplatin and names perfusion duration as a risk factor; its regimen mix is not in the
+#: abstract, so the shares are equal thirds, a hipec assumption).
+REGIMEN_PERFUSION_MIN: dict[str, tuple[float, float, str, bool, str]] = {
+    # regimen: (perfusion time [min], share of patients [-], source, verified, note)
+    "oxaliplatin": (30.0, 1.0 / 3.0, "Elias2002", False, "30 min (domain brief, section 3)"),
+    "mitomycin C": (90.0, 1.0 / 3.0, "VanDerSpeeten2011", False, "90 min"),
+    "cisplatin": (
+        90.0, 1.0 / 3.0, _A, False,
+        "OVHIPEC-1 90 min [verify]; gastric protocols 60-90 min (domain brief, section 3)",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VirtualCohort:
+    """Patients and their perfusion conditions, one entry per patient (see
+    :func:`virtual_cohort`)."""
+
+    patients: tuple[Patient, ...]
+    flow_l_min: tuple[float, ...]
+    inflow_c: tuple[float, ...]
+    heat_transfer_w_per_m2_k: tuple[float, ...]
+    regimen_perfusion_min: tuple[float, ...]
+    seed: int
+
+
+def virtual_cohort(
+    count: int,
+    seed: int = 2020,
+    distributions: dict[str, CohortDistribution] | None = None,
+) -> VirtualCohort:
+    """A reproducible virtual cohort sampled from :data:`COHORT_DISTRIBUTIONS`.
+
+    Parameters
+    ----------
+    count
+        Number of patients.
+    seed
+        Seed of :func:`numpy.random.default_rng`: the same seed gives the same cohort.
+    distributions
+        Replacements for some entries of :data:`COHORT_DISTRIBUTIONS` (same keys).
+    """
+    chosen = {**COHORT_DISTRIBUTIONS, **(distributions or {})}
     rng = np.random.default_rng(seed)
-    heights = rng.uniform(150.0, 195.0, count)
-    bmi = rng.uniform(18.0, 35.0, count)
-    return tuple(
-        (round(float(h), 1), round(float(b * (h / 100.0) ** 2), 1))
-        for h, b in zip(heights, bmi, strict=True)
+    # one draw per key in a fixed order, so that the cohort depends only on the seed
+    draws = {key: chosen[key].sample(rng, count) for key in COHORT_DISTRIBUTIONS}
+    heights = np.round(draws["Height [cm]"], 1)
+    weights = np.round(draws["Body mass index [kg/m2]"] * (heights / 100.0) ** 2, 1)
+    starts = np.round(draws["Core temperature at the start of HIPEC [degC]"], 2)
+    regimen_times = [entry[0] for entry in REGIMEN_PERFUSION_MIN.values()]
+    regimen_shares = [entry[1] for entry in REGIMEN_PERFUSION_MIN.values()]
+    perfusion_min = rng.choice(regimen_times, size=count, p=regimen_shares)
+    patients = tuple(
+        Patient(float(h), float(w), float(t))
+        for h, w, t in zip(heights, weights, starts, strict=True)
     )
+    return VirtualCohort(
+        patients=patients,
+        flow_l_min=tuple(float(v) for v in np.round(draws["Perfusion flow [L/min]"], 2)),
+        inflow_c=tuple(float(v) for v in np.round(draws["Inflow temperature [degC]"], 2)),
+        heat_transfer_w_per_m2_k=tuple(float(v) for v in np.round(draws[_HTC_KEY], 1)),
+        regimen_perfusion_min=tuple(float(v) for v in perfusion_min),
+        seed=seed,
+    )
+
+
+#: Flow split of Hendrix 2020 [L/min].
+HENDRIX_FLOW_SPLIT_L_MIN = 2.35
+_CORE_COHORT = virtual_cohort(40)
 
 
 _SD = "one published SD"
@@ -396,21 +550,24 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     ),
     Experiment(
         identifier="core-temperature-cohort",
-        title="Core temperature, 30 virtual patients, closed, inflow 42 C, 1.5 L/min, 90 min",
+        title="Core temperature, 40 virtual patients, closed, inflow 42-44 C, 1.5-3 L/min",
         drug=None,
         dose_mg_per_m2=0.0,
         technique="closed",
-        flow_l_min=1.5,
-        inflow_c=42.0,
+        flow_l_min=math.nan,
+        inflow_c=math.nan,
         duration_min=90.0,
         volume_l_per_m2=2.0,
         follow_up_h=0.0,
-        patients=_virtual_cohort(30),
+        cohort=_CORE_COHORT,
         conditions=(
-            "90-min perfusions without cooling, 30 virtual adults (150-195 cm, BMI 18-35), all "
-            "starting at a core of 36.5 C; the studies' techniques, flows and cooling protocols "
-            "vary and are not standardised: hipec uses closed (no evaporation, so each patient's "
-            "propagators are computed once), inflow 42 C, 1.5 L/min, no cooling"
+            "closed perfusions without cooling, 40 virtual adults sampled with seed 2020 from "
+            "COHORT_DISTRIBUTIONS (height, BMI, core temperature at the start of HIPEC 35-37.5 C, "
+            "flow 1.5-3 L/min, inflow 42-44 C, fluid-to-wall heat transfer; each with its source "
+            "or assumption flag); Hendrix 2020: every patient 90 min; doi "
+            "10.1245/s10434-021-10929-8 (mitomycin C, cisplatin, oxaliplatin): each patient's "
+            "maximum within their regimen's perfusion time (REGIMEN_PERFUSION_MIN, equal thirds, "
+            "an assumption); cooling protocols are not standardised: none is modelled"
         ),
         values=(
             PublishedValue(
@@ -419,14 +576,20 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                 "hipec's choice: +-15 percentage points (cooling and probe sites differ between "
                 "centres by up to 1.5 C)",
                 "Hendrix2020",
-                "every virtual patient starts at 36.5 C with the same heat balance, so the twin "
-                "warms all of them by a similar 1-2 K; reaching 39.5 C needs 3 K, which in "
-                "patients comes with warmer starts, blood transfusion and other factors the twin "
-                "does not model",
+                "with physiological variability the twin warms patients by 1.5-3.5 K in 90 min "
+                "(highest core SD about 0.5 K), so only the warmest starts at hot inflows reach "
+                "39.5 C: the tail rises with the starting core and the inflow temperature "
+                "(core_tail_drivers), but it is thin; and at a held inflow the twin warms more at "
+                "higher flow, the opposite of Hendrix's lower core at >= 2.35 L/min. Transfusion "
+                "(OR 5.7 for >= 39 C, doi 10.1245/s10434-021-10929-8) and how centres set the "
+                "inflow at high flow are not modelled",
             ),
             PublishedValue(
-                "share_core_38", "share of patients whose bladder temperature reached >= 38 C",
-                "-", 0.533, None, "114 of 214", 0.15, "as above", "BladderTemperature2021",
+                "share_core_38_regimen_time",
+                "share of patients whose bladder temperature reached >= 38 C", "-", 0.533, None,
+                "114 of 214", 0.15, "as above", "BladderTemperature2021",
+                "reproduced through perfusion time (a named risk factor of the study): 30-min "
+                "oxaliplatin perfusions rarely reach 38 C, 90-min ones mostly do",
             ),
         ),
     ),
@@ -436,11 +599,94 @@ EXPERIMENTS: tuple[Experiment, ...] = (
 def _events(twin: Twin, experiment: Experiment) -> list[Event]:
     bsa = np.array([patient.body_surface_area_m2 for patient in twin.model.patients])
     fill = np.maximum(experiment.volume_l_per_m2 * bsa - twin.perfusate_volume_l, 0.0)
-    events = [Event(0.0, "fill", tuple(fill), "abdomen", temperature_c=experiment.inflow_c)]
+    if experiment.cohort is None:
+        events = [Event(0.0, "fill", tuple(fill), "abdomen", temperature_c=experiment.inflow_c)]
+    else:  # each patient filled at their own inflow temperature: one fill event per patient
+        events = []
+        for index, inflow_c in enumerate(experiment.cohort.inflow_c):
+            amounts = np.zeros_like(fill)
+            amounts[index] = fill[index]
+            events.append(Event(0.0, "fill", tuple(amounts), "abdomen", temperature_c=inflow_c))
     if experiment.drug is not None:
         dose = tuple(experiment.dose_mg_per_m2 * bsa)
         events.append(Event(0.0, "dose", dose, "reservoir", drug=experiment.drug))
     return events
+
+
+def _run(experiment: Experiment) -> tuple[Twin, Trajectory]:
+    """Build the experiment's twin and run the perfusion (no follow-up)."""
+    drugs = [experiment.drug] if experiment.drug is not None else ["mitomycin C"]
+    cohort = experiment.cohort
+    if cohort is None:
+        patients = [Patient(height, weight) for height, weight in experiment.patients]
+        twin = Twin.create(patients, drugs, experiment.technique)
+        rule = inflow_hold_rule(experiment.inflow_c, experiment.flow_l_min)
+    else:
+        defaults = patient_parameters.get_parameter_values()
+        sets = [defaults.with_overrides({_HTC_KEY: htc}) for htc in cohort.heat_transfer_w_per_m2_k]
+        twin = Twin.create(
+            list(cohort.patients), drugs, experiment.technique, patient_parameters=sets
+        )
+        rule = inflow_hold_rule(np.array(cohort.inflow_c), np.array(cohort.flow_l_min))
+    trajectory = simulate(
+        twin,
+        experiment.duration_min * 60.0,
+        VALIDATION_STEP_S,
+        _events(twin, experiment),
+        rule,
+        record_every=5,
+    )
+    return twin, trajectory
+
+
+def _core_maxima_within(trajectory: Trajectory, minutes: tuple[float, ...]) -> FloatArray:
+    """Each patient's highest core temperature up to their own time ``minutes`` [degC]."""
+    reached = trajectory.time_s[:, None] <= np.asarray(minutes)[None, :] * 60.0 + 1e-6
+    masked = np.where(reached, trajectory.core_temperature_c, -np.inf)
+    return np.asarray(masked.max(axis=0))
+
+
+def core_maxima_c(experiment: Experiment) -> FloatArray:
+    """Each patient's highest core temperature during the whole perfusion [degC], shape
+    ``(patients,)``."""
+    _, trajectory = _run(experiment)
+    return np.asarray(trajectory.core_temperature_c.max(axis=0))
+
+
+def core_tail_drivers(experiment: Experiment) -> dict[str, float]:
+    """What drives the core-temperature tail of a cohort experiment.
+
+    Splits the cohort at the median starting core temperature, at the median inflow temperature
+    and at Hendrix's flow of :data:`HENDRIX_FLOW_SPLIT_L_MIN`, and returns for each half the mean
+    highest core temperature [degC] (``mean_core_max_<half>_c``) and the share reaching
+    >= 39.5 C [-] (``share_39_5_<half>``). Halves: ``cool_start`` / ``warm_start``,
+    ``cool_inflow`` / ``hot_inflow``, ``low_flow`` / ``high_flow`` (>= 2.35 L/min).
+
+    Raises
+    ------
+    InvalidInputError
+        If the experiment has no virtual cohort.
+    """
+    cohort = experiment.cohort
+    if cohort is None:
+        raise InvalidInputError(
+            "experiment", f"must have a virtual cohort, got {experiment.identifier}"
+        )
+    maxima = core_maxima_c(experiment)
+    starts = np.array([patient.core_temperature_c for patient in cohort.patients], dtype=float)
+    inflow = np.array(cohort.inflow_c)
+    flow = np.array(cohort.flow_l_min)
+    splits = {
+        ("cool_start", "warm_start"): starts > np.median(starts),
+        ("cool_inflow", "hot_inflow"): inflow > np.median(inflow),
+        ("low_flow", "high_flow"): flow >= HENDRIX_FLOW_SPLIT_L_MIN,
+    }
+    drivers: dict[str, float] = {}
+    for (low, high), upper in splits.items():
+        for name, members in ((low, ~upper), (high, upper)):
+            drivers[f"mean_core_max_{name}_c"] = float(maxima[members].mean())
+            drivers[f"share_39_5_{name}"] = float(np.mean(maxima[members] >= 39.5))
+    return drivers
 
 
 def _terminal_half_life_min(time_s: FloatArray, plasma: FloatArray) -> float:
@@ -461,21 +707,15 @@ def experiment_outcomes(experiment: Experiment) -> dict[str, float]:
     (perfusion window), ``auc_ratio_24h`` (perfusate over the perfusion / plasma 0 to the end of
     follow-up); ``peak_ratio``; ``plasma_cmax_mg_l``, ``plasma_tmax_min``, ``plasma_auc_24h``,
     ``plasma_terminal_half_life_min``, ``fraction_urine_24h``; ``mean_perfusate_c``,
-    ``mean_inflow_c``; ``share_core_38``, ``share_core_39_5``, ``core_max_c`` (cohort mean).
+    ``mean_inflow_c``; ``share_core_38``, ``share_core_39_5``, ``core_max_c`` (cohort mean);
+    with a cohort also ``share_core_38_regimen_time`` (each patient's maximum within their
+    regimen's perfusion time, :data:`REGIMEN_PERFUSION_MIN`).
     """
-    patients = [Patient(height, weight) for height, weight in experiment.patients]
-    drugs = [experiment.drug] if experiment.drug is not None else ["mitomycin C"]
-    twin = Twin.create(patients, drugs, experiment.technique)
-    rule = inflow_hold_rule(experiment.inflow_c, experiment.flow_l_min)
-    trajectory = simulate(
-        twin,
-        experiment.duration_min * 60.0,
-        VALIDATION_STEP_S,
-        _events(twin, experiment),
-        rule,
-        record_every=5,
-    )
+    twin, trajectory = _run(experiment)
     outcomes = _thermal_outcomes(twin, trajectory)
+    if experiment.cohort is not None:
+        own = _core_maxima_within(trajectory, experiment.cohort.regimen_perfusion_min)
+        outcomes["share_core_38_regimen_time"] = float(np.mean(own >= 38.0))
     if experiment.drug is not None:
         outcomes.update(_drug_outcomes(twin, trajectory, experiment))
     return outcomes
