@@ -42,6 +42,7 @@ from hipec.control import (
     Phase,
     Procedure,
     ProcedureConfig,
+    SafeAction,
     SafetyLimits,
     SingleLoopConfig,
     SingleLoopPid,
@@ -86,6 +87,13 @@ class RunConfig:
         rule) if the rule is not met after this long in heat [s].
     max_run_s
         Every run aborts after this much device time [s]; None: regimen duration + 3 h.
+    max_blocked_s
+        Unattended runs abort after this much device time [s] (default 5 min) held in a latched
+        safe state that stops the inflow (``STOP_INFLOW`` / ``STOP_ALL``) in a phase that cannot
+        progress without it (fill, heat, perfuse; see :meth:`PerfusionRunner.blocking_trips`):
+        only an operator can reset such a trip, so the fill would otherwise wait, in the safe
+        state, until ``max_run_s``. The abort keeps the heater off and stops both pumps. Attended
+        runs never abort on this: they wait for the operator with the alarm up.
     supervisor
         Supervisor check table and thresholds; None: defaults with the device's actuator limits.
     limit_overrides
@@ -103,6 +111,7 @@ class RunConfig:
     rinse_volume_l: float | None = None
     max_heat_s: float = 20.0 * 60.0
     max_run_s: float | None = None
+    max_blocked_s: float = 5.0 * 60.0
     supervisor: SupervisorConfig | None = None
     limit_overrides: dict[str, Any] = field(default_factory=dict)
     procedure: ProcedureConfig | None = None
@@ -126,6 +135,10 @@ class RunConfig:
         ):
             raise InvalidInputError(
                 "flow_l_min", f"must be 0.3-4 L/min, got {self.perfusion_flow_l_per_min!r}"
+            )
+        if not (math.isfinite(self.max_blocked_s) and self.max_blocked_s > 0):
+            raise InvalidInputError(
+                "max_blocked_s", f"must be a time > 0 s, got {self.max_blocked_s!r}"
             )
 
 
@@ -201,6 +214,14 @@ class CallbackSink:
         """Forward to ``event``."""
         if self.event is not None:
             self.event(event)
+
+
+#: Phases that cannot progress while the inflow is stopped: the fill's only way out is the volume
+#: pumped in; heat cannot reach its target, and its unattended override would only start a
+#: perfusion with no perfusate flowing; the perfusion timer would count a perfusion that is not
+#: delivered. Prime and rinse end on their own time, the drain on its time limit (and a
+#: ``STOP_INFLOW`` keeps the outflow at the safe rate), so they end the run anyway.
+INFLOW_BOUND_PHASES: frozenset[Phase] = frozenset({Phase.FILL, Phase.HEAT, Phase.PERFUSE})
 
 
 def default_supervisor_config() -> SupervisorConfig:
@@ -284,6 +305,7 @@ class PerfusionRunner:
         self._stop_reason: str | None = None
         self._outcome_reason: str | None = None
         self._wall_s = 0.0
+        self._blocked_since_s: float | None = None
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -428,15 +450,47 @@ class PerfusionRunner:
         thread.start()
         return thread
 
+    def blocking_trips(self) -> tuple[str, ...]:
+        """Codes of the latched trips (in the order they latched) that stop the inflow
+        (``STOP_INFLOW``, ``STOP_ALL``) while the procedure is in a phase that cannot progress
+        without it (:data:`INFLOW_BOUND_PHASES`); empty when paused or ended."""
+        procedure = self.procedure
+        if procedure.paused or procedure.phase not in INFLOW_BOUND_PHASES:
+            return ()
+        checks = self.supervisor.config.checks
+        codes = [
+            code
+            for code, _ in self.supervisor.trips
+            if checks[code].action >= SafeAction.STOP_INFLOW
+        ]
+        return tuple(dict.fromkeys(codes))
+
     def _guard_limits(self, limit_s: float) -> None:
         now = self.time_s
         if self.finished:
             return
+        blocking = self.blocking_trips()
+        if not blocking:
+            self._blocked_since_s = None
+        elif self._blocked_since_s is None:
+            self._blocked_since_s = now
         reason = None
         if self._stop_reason is not None:
             reason = self._stop_reason
         elif now - self._start_s >= limit_s:
             reason = f"run time limit of {limit_s / 60:g} min reached"
+        elif (
+            self.config.unattended
+            and self._blocked_since_s is not None
+            and now - self._blocked_since_s >= self.config.max_blocked_s - 1e-9
+        ):
+            # nobody can check the machine and reset the trip: waiting on only prolongs the
+            # patient's exposure to an interrupted procedure; end it, still safe (abort: heater
+            # off, pumps stopped and clamped)
+            reason = (
+                f"{' and '.join(blocking)} held the machine in its safe state for "
+                f"{self.config.max_blocked_s / 60:g} min; an unattended run cannot recover"
+            )
         elif (
             self.config.unattended
             and self.procedure.phase == Phase.HEAT
