@@ -11,11 +11,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+
+from dbhelpers import BACKENDS, fresh_database_url
 
 _SCRIPT = Path(sys.executable).with_name("hipec")
 HIPEC_COMMAND = [str(_SCRIPT)] if _SCRIPT.exists() else [shutil.which("hipec") or "hipec"]
@@ -61,3 +65,21 @@ def run_hipec(*args: str, env: dict[str, str] | None = None, cwd: Path | None = 
 def hipec() -> Any:
     """The real command line: ``hipec("pci", "0=3", "--json")`` -> :class:`CliResult`."""
     return run_hipec
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database (no tables), on SQLite and on PostgreSQL."""
+    with fresh_database_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def engine(empty_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database upgraded to the newest revision."""
+    from hipec.store.db import create_db_engine, upgrade_database
+
+    engine = create_db_engine(empty_url)
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
 
 from casedata import case_document
 from clihelpers import Result, make_runner

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path[:0] = [
-    str(Path(__file__).parents[1] / "reports"),
-    str(Path(__file__).parents[1] / "store"),
-]
-
-from test_report_data import add_report_case, record_run  # noqa: E402
-
-from hipec.store.db import create_db_engine, upgrade_database  # noqa: E402
+from hipec.store.db import create_db_engine, upgrade_database
+from reportdata import add_report_case, record_run
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from, and its refusals.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
-
 from casedata import case_document
 from dbhelpers import BACKENDS, fresh_database_url
-
 from hipec.store.db import create_db_engine, transaction, upgrade_database
 from hipec.store.models import PerfusionRun
 from hipec.store.repository import add_case

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 from fhir.resources.R4B.bundle import Bundle
 from sqlalchemy import Engine
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
-
 from casedata import case_document, reading
-
 from hipec.protocols import get_regimen
 from hipec.protocols.plan import plan_perfusion
 from hipec.reports.fhir import PROFILE_SURGERY, case_bundle

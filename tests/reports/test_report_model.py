@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 from sqlalchemy import Engine
-from test_report_data import PROBE_REGIONS, add_report_case, record_run, simulate_run
 
 from hipec.clinical.pci import PCI_REGIONS, REGION_COUNT
 from hipec.errors import InvalidInputError, NotFoundError
 from hipec.model.metrics import cem43_minutes
 from hipec.reports.report import SYNTHETIC_NOTICE, build_report, report_to_dict
 from hipec.store.db import transaction
+from reportdata import PROBE_REGIONS, add_report_case, record_run, simulate_run
 
 NOW = dt.datetime(2024, 4, 3, 12, 0, tzinfo=dt.UTC)
 

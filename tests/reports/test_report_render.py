@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_report_data import add_report_case, record_run
 
 from hipec.clinical.pci import PCI_GRID_LAYOUT, PCI_REGIONS, PCI_SMALL_BOWEL_ROW, REGION_COUNT
 from hipec.errors import InvalidInputError
@@ -39,6 +38,7 @@ from hipec.reports.run_plots import (
     timeline_figure,
 )
 from hipec.store.db import create_db_engine, transaction, upgrade_database
+from reportdata import add_report_case, record_run
 
 NOW = dt.datetime(2024, 4, 3, 12, 0, tzinfo=dt.UTC)
 SVG = "{http://www.w3.org/2000/svg}"

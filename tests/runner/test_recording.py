@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select, text
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "store"))
-
 from casedata import case_document
 from dbhelpers import BACKENDS, fresh_database_url
-
 from hipec.devices.faults import parse_fault
 from hipec.errors import InvalidInputError, NotFoundError
 from hipec.protocols import get_regimen, plan_perfusion
