@@ -85,6 +85,7 @@ async def watch(url: str, origin: str, cookie: str, seconds: float) -> dict[str,
 
     latencies: list[float] = []
     gaps = skipped = samples = events = 0
+    ended = False
     async with websockets.connect(
         url, origin=origin, additional_headers={"Cookie": cookie}, max_size=2**24
     ) as ws:
@@ -95,6 +96,9 @@ async def watch(url: str, origin: str, cookie: str, seconds: float) -> dict[str,
             try:
                 text = await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
             except TimeoutError:
+                break
+            except websockets.ConnectionClosed:
+                ended = True  # the run ended inside the window: its stream is complete
                 break
             received = time.time()
             message = json.loads(text)
@@ -115,6 +119,7 @@ async def watch(url: str, origin: str, cookie: str, seconds: float) -> dict[str,
         "skipped": skipped,
         "samples": samples,
         "events": events,
+        "ended": ended,
     }
 
 
@@ -203,6 +208,7 @@ def main() -> int:
         f"client each, {args.seconds:g} s, {os.cpu_count()} CPUs"
     )
     print(f"  load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+    print(f"  runs that ended inside the window: {sum(r['ended'] for r in results)}")
     print(
         f"  samples received    {samples} ({rate:.2f} per client per second; events "
         f"{sum(r['events'] for r in results)})"

@@ -184,6 +184,9 @@ class SupervisorConfig:
         do not accumulate).
     leak_window_s
         Window [s] over which the reservoir's unexplained loss is measured.
+    leak_steady_net_flow_l_per_min
+        The leak check runs only while the measured net pump flow varied by no more than this
+        [L/min] over the window (a step in pump rate outruns the level sensor's lag).
     auto_release_after_s
         Release a trip automatically once its condition has been clear this long [s]; None: hold
         until :meth:`Supervisor.reset`.
@@ -222,6 +225,7 @@ class SupervisorConfig:
     pump_stall_fraction: float = 0.2
     volume_imbalance_time_constant_s: float = 120.0
     leak_window_s: float = 6.0
+    leak_steady_net_flow_l_per_min: float = 0.1
     auto_release_after_s: float | None = None
     max_heater_power_w: float = 3000.0
     max_flow_l_per_min: float = 4.0
@@ -272,6 +276,7 @@ class _Sample:
     temperatures: dict[str, float]
     reservoir_l: float
     net_return_l: float  # cumulative outflow minus inflow since start [L]
+    net_flow_l_per_min: float  # measured outflow minus inflow now [L/min]
 
 
 def _finite(value: float) -> bool:
@@ -614,6 +619,7 @@ class Supervisor:
                 temperature_channels(reading),
                 reading.reservoir_volume_l,
                 self._net_return_l,
+                reading.outflow_l_per_min - reading.inflow_l_per_min,
             )
         )
         keep_s = max(
@@ -707,7 +713,12 @@ class Supervisor:
                 )
             )
         start = self._at_window_start(r.time_s, cfg.leak_window_s)
-        if start is not None and _finite(r.reservoir_volume_l) and _finite(start.reservoir_l):
+        if (
+            start is not None
+            and _finite(r.reservoir_volume_l)
+            and _finite(start.reservoir_l)
+            and self._net_flow_steady(r.time_s)
+        ):
             span_s = r.time_s - start.time_s
             expected = self._net_return_l - start.net_return_l
             unexplained = (r.reservoir_volume_l - start.reservoir_l) - expected
@@ -723,6 +734,18 @@ class Supervisor:
                     )
                 )
         return out
+
+    def _net_flow_steady(self, now: float) -> bool:
+        """Whether the measured net pump flow held still over the leak window: when it steps, the
+        level sensor's lag alone looks like a loss for a few seconds (false leaks at every change
+        of pump rate)."""
+        window = self._window(now, self.config.leak_window_s)
+        if not window:
+            return False
+        flows = [s.net_flow_l_per_min for s in window]
+        if not all(_finite(f) for f in flows):
+            return False
+        return max(flows) - min(flows) <= self.config.leak_steady_net_flow_l_per_min
 
     def _actuator_checks(self, r: Reading, command: Command | None) -> list[AlarmCondition]:
         if command is None:
