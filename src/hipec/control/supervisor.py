@@ -152,9 +152,11 @@ class SupervisorConfig:
         cavity probe's deviation from that median must not exceed ``drift_rate_k_per_min`` [K/min]
         plus ``drift_rate_reference_gain`` times the slope of the median itself (a probe that moves
         while its redundant references hold still is lying; one that moves with them is not), plus
-        ``drift_rate_inflow_gain`` times the slope of the inflow: a probe near an inflow catheter
-        follows the inflow within seconds while the others lag (without this term such a probe
-        was condemned whenever the controller moved the inflow setpoint).
+        ``drift_rate_inflow_gain`` times the slope of the inflow. A probe right at an inflow
+        catheter follows the inflow while the others lag, and may be condemned when the inflow
+        setpoint moves; a gain of 1 forgives that, but it also hid real 0.5 K/min drifts during
+        inflow changes in the fault campaign (7 of 63 undetected), so the default is 0: place
+        probes away from the inflow catheters.
     drift_rate_settle_s, drift_rate_max_reference_k_per_min, drift_rate_max_inflow_k_per_min,
     drift_rate_max_net_flow_l_per_min
         The rate cross-check runs only in quasi-steady circulation: flow for ``drift_rate_settle_s``
@@ -208,7 +210,7 @@ class SupervisorConfig:
     drift_rate_window_s: float = 30.0
     drift_rate_k_per_min: float = 0.3
     drift_rate_reference_gain: float = 1.0
-    drift_rate_inflow_gain: float = 1.0
+    drift_rate_inflow_gain: float = 0.0
     drift_rate_settle_s: float = 60.0
     drift_rate_max_reference_k_per_min: float = 0.5
     drift_rate_max_inflow_k_per_min: float = 0.5
