@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from casedata import case_document
-from dbhelpers import BACKENDS, fresh_database_url
 from sqlalchemy import Engine, func, select
 
+from casedata import case_document
+from dbhelpers import BACKENDS, fresh_database_url
 from hipec.store.db import SQLITE_FILE_NAME, create_db_engine, transaction, upgrade_database
 from hipec.store.models import PerfusionRun, RunEvent, run_samples
 from hipec.store.recorder import mark_interrupted_runs

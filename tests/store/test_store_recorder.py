@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from casedata import case_document, reading
 from sqlalchemy import Engine, func, select
 
+from casedata import case_document, reading
 from hipec.errors import InvalidInputError
 from hipec.protocols import get_regimen
 from hipec.protocols.plan import plan_perfusion

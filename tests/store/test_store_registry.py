@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from casedata import case_document, reading
 from sqlalchemy import Engine
 
+from casedata import case_document, reading
 from hipec.protocols import get_regimen
 from hipec.protocols.plan import plan_perfusion
 from hipec.store.db import create_db_engine, transaction, upgrade_database

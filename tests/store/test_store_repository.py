@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from casedata import case_document
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
+from casedata import case_document
 from hipec.errors import InvalidInputError, NotFoundError
 from hipec.store.audit import audit_trail
 from hipec.store.db import transaction
