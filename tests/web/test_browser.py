@@ -6,7 +6,6 @@ Without /usr/bin/chromium the tests skip, unless CI is set (then they fail).
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,41 +13,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from webhelpers import KNOWN_CASE, LiveServer
+from webhelpers import KNOWN_CASE, SHOTS, LiveServer
 
 from hipec.store.db import transaction
 from hipec.store.models import Patient, Procedure
-
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path("/tmp/hipec-shots")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI"):
-        pytest.fail("browser tests need /usr/bin/chromium in CI", pytrace=False)
-    pytest.skip(
-        "/usr/bin/chromium is not installed (apt-get install chromium)", allow_module_level=True
-    )
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

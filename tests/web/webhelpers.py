@@ -34,6 +34,8 @@ users_module._HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 
 PASSWORDS = {role: f"{role}-password-123" for role in ROLES}
 KNOWN_CASE = "T-001"
+#: Screenshots the browser tests take are also copied here, for people to look at.
+SHOTS = Path("/tmp/hipec-shots")
 KNOWN_CASE_DOCUMENT: dict[str, Any] = {
     "case_number": KNOWN_CASE,
     "sex": "female",
