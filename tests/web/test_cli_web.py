@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-from webhelpers import Session, free_port
+from webhelpers import Session, demo_console
 
 SCRIPT = Path(sys.executable).with_name("hipec")
 
@@ -88,42 +85,14 @@ def test_demo_data_adds_labelled_synthetic_cases(tmp_path: Path) -> None:
 
 
 def test_serve_demo_prints_accounts_and_serves(tmp_path: Path) -> None:
-    port = free_port()
-    env = {**os.environ, "HIPEC_DATA_DIR": str(tmp_path), "COLUMNS": "120"}
-    env.pop("HIPEC_DATABASE_URL", None)
-    process = subprocess.Popen(
-        [str(SCRIPT), "serve", "--demo", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        output = ""
-        deadline = time.monotonic() + 60
-        while "open http://" not in output and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output += line
-        assert f"open http://127.0.0.1:{port}/" in output, output
-        passwords = dict(re.findall(r"│ (admin|surgeon|perfusionist|viewer)\s+│ (\S+)\s+│", output))
+    with demo_console(tmp_path, until="open http://", timeout_s=60) as demo:
+        output, passwords = demo.output, demo.passwords
+        assert f"open http://127.0.0.1:{demo.port}/" in output, output
         assert set(passwords) == {"admin", "surgeon", "perfusionist", "viewer"}, output
         assert (tmp_path / "demo" / "hipec-demo.sqlite3").exists()
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(base + "/healthz")
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        session = Session(base)
+        session = Session(demo.base_url)
         assert session.login("viewer", passwords["viewer"]).status_code == 303
         rows = session.client.get("/api/cases").json()
         assert len(rows) == 60 and all(row["synthetic"] for row in rows)
         assert "Demo: every case here is" in session.client.get("/cases").text
         session.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)

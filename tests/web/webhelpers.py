@@ -6,11 +6,16 @@ once several test folders have one."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,3 +168,52 @@ def logged_in(server: LiveServer, role: str) -> Session:
     response = session.login(role, server.passwords[role])
     assert response.status_code == 303, response.text
     return session
+
+
+@dataclass
+class DemoConsole:
+    """A running ``hipec serve --demo`` and what it printed."""
+
+    port: int
+    base_url: str
+    output: str
+    passwords: dict[str, str]
+
+
+@contextmanager
+def demo_console(folder: Path, *, until: str, timeout_s: float) -> Iterator[DemoConsole]:
+    """Run ``hipec serve --demo`` (the real entry point) with its data in ``folder``, read its
+    output until it shows ``until`` (or ``timeout_s`` passes), wait for the server to answer, and
+    stop it afterwards."""
+    port = free_port()
+    env = {**os.environ, "HIPEC_DATA_DIR": str(folder), "COLUMNS": "120"}
+    env.pop("HIPEC_DATABASE_URL", None)
+    script = Path(sys.executable).with_name("hipec")
+    process = subprocess.Popen(
+        [str(script), "serve", "--demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        output = ""
+        deadline = time.monotonic() + timeout_s
+        while until not in output and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        passwords = dict(re.findall(r"│ (admin|surgeon|perfusionist|viewer)\s+│ (\S+)\s+│", output))
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(base + "/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield DemoConsole(port, base, output, passwords)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
