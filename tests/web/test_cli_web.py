@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from webhelpers import Session, demo_console
@@ -84,6 +85,14 @@ def test_demo_data_adds_labelled_synthetic_cases(tmp_path: Path) -> None:
     assert_refused(run(["demo-data", "--cases", "0"], env), "cases", "1-999")
 
 
+def test_serve_refuses_a_bad_console_setting(tmp_path: Path) -> None:
+    env = {"HIPEC_DATA_DIR": str(tmp_path)}
+    assert_refused(run(["serve", "--demo"], {**env, "HIPEC_MAX_LIVE_RUNS": "0"}), "MAX_LIVE_RUNS")
+    refused = run(["serve"], {**env, "HIPEC_SESSION_HOURS": "soon"})
+    assert_refused(refused, "HIPEC_SESSION_HOURS", "valid number", "'soon'")
+    assert not (tmp_path / "demo").exists()  # nothing prepared before the refusal
+
+
 def test_serve_demo_prints_accounts_and_serves(tmp_path: Path) -> None:
     with demo_console(tmp_path, until="open http://", timeout_s=60) as demo:
         output, passwords = demo.output, demo.passwords
@@ -95,4 +104,16 @@ def test_serve_demo_prints_accounts_and_serves(tmp_path: Path) -> None:
         rows = session.client.get("/api/cases").json()
         assert len(rows) == 60 and all(row["synthetic"] for row in rows)
         assert "Demo: every case here is" in session.client.get("/cases").text
+        # the past perfusions are recorded in the background while the console serves
+        assert "recording the synthetic cases' past perfusions" in output
+        completed: list[dict[str, object]] = []
+        deadline = time.monotonic() + 120
+        while not completed and time.monotonic() < deadline:
+            rows = session.client.get("/api/cases").json()
+            for number in [row["case_number"] for row in rows if row["perfusion_runs"] >= 1]:
+                runs = session.client.get(f"/api/cases/{number}").json()["perfusion_runs"]
+                completed += [run for run in runs if run["status"] == "completed"]
+            time.sleep(0.5)
+        assert completed, "no past perfusion was recorded within 2 min"
+        assert completed[0]["regimen_id"] and completed[0]["perfusion_min"] > 0
         session.close()

@@ -201,8 +201,7 @@ def test_an_attended_perfusion_is_steered_refused_and_aborted(
     fresh_live: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(runs_routes, "SESSION_RECHECK_S", 0.5)
-    server = fresh_live()
-    server.server.config.app.state.live_runs.max_runs = 1
+    server = fresh_live(max_live_runs=1)  # HIPEC_MAX_LIVE_RUNS
     surgeon, viewer = logged_in(server, "surgeon"), logged_in(server, "viewer")
     case = f"/api/cases/{KNOWN_CASE}"
     try:

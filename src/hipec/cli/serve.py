@@ -2,13 +2,16 @@
 
 ``hipec serve --demo`` starts on a fresh demo database: SQLite in ``$HIPEC_DATA_DIR/demo`` (or a
 new temporary folder without ``HIPEC_DATA_DIR``), never the configured registry; one account per
-role with a random password printed at start, and synthetic cases.
+role with a random password printed at start, and synthetic cases. Their past perfusions are
+simulated and recorded in the background while the console already serves (about a minute), so the
+case pages, reports and outcome figures fill in as the console is used.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import tempfile
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +65,26 @@ def prepare_demo_database(folder: Path, *, cases: int, seed: int) -> tuple[str, 
     return url, passwords
 
 
+def record_demo_history(url: str, *, cases: int, seed: int) -> threading.Thread:
+    """Simulate and record the demo cases' past perfusions on a background thread (started)."""
+
+    def record() -> None:
+        from hipec.runner.demo_runs import record_demo_perfusions
+        from hipec.store.db import create_db_engine
+        from hipec.store.demo import synthetic_registry
+
+        engine = create_db_engine(url)
+        try:
+            run_ids = record_demo_perfusions(engine, synthetic_registry(cases, seed), seed=seed)
+        finally:
+            engine.dispose()
+        console.print(f"demo: {len(run_ids)} past perfusions recorded")
+
+    thread = threading.Thread(target=record, name="hipec-demo-history", daemon=True)
+    thread.start()
+    return thread
+
+
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[
@@ -94,6 +117,8 @@ def serve(
             f"demo database: {folder / DEMO_DB_NAME} ({DEFAULT_CASE_COUNT} synthetic cases)"
         )
         console.print(table)
+        console.print("demo: recording the synthetic cases' past perfusions in the background")
+        record_demo_history(url, cases=DEFAULT_CASE_COUNT, seed=DEFAULT_SEED)
     app = create_app(settings)
     shown_host = f"[{host}]" if ":" in host else host
     if not _is_loopback(host) and settings.cookie_secure == "auto":

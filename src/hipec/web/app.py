@@ -125,7 +125,7 @@ def create_app(settings: WebSettings | None = None, *, engine: Engine | None = N
     owned_engine = engine is None
     database = engine or open_database(settings.resolved_database_url())
 
-    live_runs = LiveRuns(database)
+    live_runs = LiveRuns(database, max_runs=settings.max_live_runs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

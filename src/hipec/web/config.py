@@ -14,6 +14,8 @@ variable                           meaning (default)
 ``HIPEC_LOGIN_MAX_FAILURES``       failed logins allowed per username, and per client address
                                    x4, within the window, before refusing with 429 (5)
 ``HIPEC_LOGIN_WINDOW_SECONDS``     the throttling window [s] (900)
+``HIPEC_MAX_LIVE_RUNS``            simulated perfusions that may run at once in one console, each a
+                                   thread stepping the twin (4; 1-32)
 ``HIPEC_DEMO``                     set by ``hipec serve --demo``: shows a "synthetic demo" banner
 =================================  =============================================================
 """
@@ -23,9 +25,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hipec.errors import InvalidInputError, from_validation_error
 from hipec.settings import Settings
 
 
@@ -40,6 +43,7 @@ class WebSettings(BaseSettings):
     session_idle_minutes: float = Field(60.0, gt=0, le=24 * 60)
     login_max_failures: int = Field(5, ge=1, le=1000)
     login_window_seconds: float = Field(900.0, gt=0, le=24 * 3600)
+    max_live_runs: int = Field(4, ge=1, le=32)
     demo: bool = False
 
     @property
@@ -60,5 +64,15 @@ class WebSettings(BaseSettings):
 
 
 def get_web_settings() -> WebSettings:
-    """Read the console settings afresh from the environment."""
-    return WebSettings()
+    """Read the console settings afresh from the environment.
+
+    Raises
+    ------
+    InvalidInputError
+        Naming the variable (``HIPEC_<FIELD>``) and what it accepts, if one is out of range.
+    """
+    try:
+        return WebSettings()
+    except ValidationError as exc:
+        error = from_validation_error(exc)
+        raise InvalidInputError(f"HIPEC_{error.field.upper()}", error.message) from None
