@@ -49,6 +49,23 @@ def test_simulate_json_has_issue_3_shape(hipec: Any, tmp_path: Path) -> None:
         # exposure per region: every region sees the drug
         assert [r["index"] for r in row["regions"]] == list(range(13))
         assert all(r["auc_mg_min_per_l"] > 0 for r in row["regions"])
+    # heat: cisplatin kills more at temperature (weighted exposure above its AUC, most in the
+    # warmest region); mitomycin C shows no synergy (weighted exposure equal to its AUC)
+    cisplatin, mitomycin = data["drugs"]["cisplatin"], data["drugs"]["mitomycin"]
+    assert cisplatin["thermal_enhancement_ratio_at_43c"] == pytest.approx(19.5 / 6.8, abs=1e-3)
+    gain = [
+        r["thermally_enhanced_auc_mg_min_per_l"] / r["auc_mg_min_per_l"]
+        for r in cisplatin["regions"]
+    ]
+    assert all(1.0 < g <= 19.5 / 6.8 + 1e-3 for g in gain)
+    warmest = max(thermal["regions"], key=lambda r: r["mean_c"])["index"]
+    coolest = min(thermal["regions"], key=lambda r: r["mean_c"])["index"]
+    assert gain[warmest] > gain[coolest]
+    assert mitomycin["thermal_enhancement_ratio_at_43c"] == 1.0
+    assert all(
+        r["thermally_enhanced_auc_mg_min_per_l"] == pytest.approx(r["auc_mg_min_per_l"], abs=0.11)
+        for r in mitomycin["regions"]
+    )
     assert thermal["inflow_mean_c"] == pytest.approx(42.5, abs=0.3)  # the regimen's inflow target
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -76,3 +76,37 @@ def test_refuses_bad_time_axes() -> None:
         metrics.cem43_minutes([0.0, 60.0, 30.0], [40.0, 40.0, 40.0])
     with pytest.raises(InvalidInputError, match="values"):
         metrics.auc_mg_min_per_l([0.0, 60.0], [1.0, 2.0, 3.0])
+
+
+def test_thermal_enhancement_ratio_published_points_and_bounds() -> None:
+    from hipec.model.parameters.thermal import thermal_enhancement_ratio
+
+    ratio = thermal_enhancement_ratio("cisplatin", [30.0, 37.0, 40.0, 43.0, 45.0])
+    assert ratio is not None
+    # IC50 19.5 uM at 37 C, 6.8 uM at 43 C; log-linear between, not extrapolated
+    np.testing.assert_allclose(ratio, [1.0, 1.0, (19.5 / 6.8) ** 0.5, 19.5 / 6.8, 19.5 / 6.8])
+    mmc = thermal_enhancement_ratio("mitomycin C", [37.0, 42.0, 44.0])
+    assert mmc is not None
+    np.testing.assert_allclose(mmc, 1.0)  # no synergy with heat
+    assert thermal_enhancement_ratio("oxaliplatin", [42.0]) is None  # synergy, but no figure
+    assert thermal_enhancement_ratio("doxorubicin", [42.0]) is None
+
+
+@given(st.floats(30.0, 50.0), st.floats(0.0, 5.0))
+def test_thermal_enhancement_never_decreases_with_temperature(low: float, rise: float) -> None:
+    from hipec.model.parameters.thermal import thermal_enhancement_ratio
+
+    ratio = thermal_enhancement_ratio("cisplatin", [low, low + rise])
+    assert ratio is not None
+    assert 1.0 <= ratio[0] <= ratio[1] + 1e-12
+
+
+def test_thermally_enhanced_auc_weights_each_interval() -> None:
+    times = np.array([0.0, 60.0, 120.0])
+    concentration = np.array([[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]])
+    ratio = np.array([[1.0, 3.0], [1.0, 3.0], [1.0, 3.0]])
+    np.testing.assert_allclose(
+        metrics.thermally_enhanced_auc(times, concentration, ratio), [4.0, 12.0]
+    )
+    with pytest.raises(InvalidInputError, match="enhancement_ratio"):
+        metrics.thermally_enhanced_auc(times, concentration, ratio[:, :1])

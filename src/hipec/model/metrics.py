@@ -5,6 +5,8 @@
   0.25 CEM43 min. Each interval uses the temperature at its end (a left-closed step rule would shift
   the dose by one step).
 - Time in a temperature range, AUC (trapezoid), exposure ratio, Cmax / Tmax.
+- Thermally enhanced AUC: the AUC weighted by the drug's thermal enhancement of cytotoxicity at
+  the temperature it was at (:mod:`hipec.model.parameters.thermal`).
 - Penetration depth: the depth where the tissue concentration falls to 10 % of its surface value,
   interpolated on log-concentration between cell centres.
 - Temperature change over the first mm of wall.
@@ -74,6 +76,23 @@ def auc_mg_min_per_l(time_s: ArrayLike, concentration_mg_l: ArrayLike) -> FloatA
     times = _times(time_s)
     _broadcast_time(times, concentration)
     return np.asarray(np.trapezoid(concentration, times / 60.0, axis=0))
+
+
+def thermally_enhanced_auc(
+    time_s: ArrayLike, concentration_mg_l: ArrayLike, enhancement_ratio: ArrayLike
+) -> FloatArray:
+    """Drug AUC weighted by the thermal enhancement of its cytotoxicity [mg.min/L]:
+    ``integral C(t) TER(T(t)) dt`` (trapezoid rule), the exposure at 37 C that would kill as much
+    in vitro. ``enhancement_ratio`` has the shape of ``concentration_mg_l`` (see
+    :func:`hipec.model.parameters.thermal.thermal_enhancement_ratio`)."""
+    concentration = np.asarray(concentration_mg_l, dtype=np.float64)
+    ratio = np.asarray(enhancement_ratio, dtype=np.float64)
+    if ratio.shape != concentration.shape:
+        raise InvalidInputError(
+            "enhancement_ratio",
+            f"must have the shape of the concentrations {concentration.shape}, got {ratio.shape}",
+        )
+    return auc_mg_min_per_l(time_s, concentration * ratio)
 
 
 def exposure_ratio(

@@ -31,8 +31,10 @@ from hipec.model.metrics import (
     auc_mg_min_per_l,
     cem43_minutes,
     peak,
+    thermally_enhanced_auc,
     time_in_range_minutes,
 )
+from hipec.model.parameters.thermal import MEASURED_HIGH_C, thermal_enhancement_ratio
 from hipec.model.state import FloatArray
 from hipec.protocols.plan import PerfusionPlan
 
@@ -326,6 +328,31 @@ def drug_key(name: str) -> str:
     return name.lower().split()[0]
 
 
+def _at_43(drug: str) -> FloatArray | None:
+    return thermal_enhancement_ratio(drug, np.array([[MEASURED_HIGH_C]]))
+
+
+def _drug_region_rows(
+    drug: str, times: FloatArray, region_c: FloatArray, region_mg_l: FloatArray
+) -> list[dict[str, Any]]:
+    """Per region: the drug's AUC and, where a thermal enhancement of its cytotoxicity is
+    published, the AUC weighted by it at the region's temperature (None otherwise)."""
+    auc = auc_mg_min_per_l(times, region_mg_l)
+    ratio = thermal_enhancement_ratio(drug, region_c)
+    enhanced = thermally_enhanced_auc(times, region_mg_l, ratio) if ratio is not None else None
+    return [
+        {
+            "index": index,
+            "name": REGION_NAMES[index],
+            "auc_mg_min_per_l": _r(float(auc[index]), 1),
+            "thermally_enhanced_auc_mg_min_per_l": (
+                _r(float(enhanced[index]), 1) if enhanced is not None else None
+            ),
+        }
+        for index in range(13)
+    ]
+
+
 def simulation_report(result: RunResult, plan: PerfusionPlan) -> dict[str, Any]:
     """The ``hipec simulate --json`` document (issue 3's shape plus the run's outcome).
 
@@ -379,17 +406,11 @@ def simulation_report(result: RunResult, plan: PerfusionPlan) -> dict[str, Any]:
             "plasma_cmax_mg_per_l": _r(float(cmax), 4),
             "plasma_tmax_min": _r((float(tmax_s) - timer_start_s) / 60.0, 1),
             "penetration_depth_mm": _r(state.penetration_depth_mm if state else None, 3),
-            "regions": [
-                {
-                    "index": index,
-                    "name": REGION_NAMES[index],
-                    "auc_mg_min_per_l": _r(
-                        float(auc_mg_min_per_l(times, trace.region_mg_l[window, column, index])),
-                        1,
-                    ),
-                }
-                for index in range(13)
-            ],
+            "thermal_enhancement_ratio_at_43c": _r(
+                float(enhancement[-1, 0]) if (enhancement := _at_43(name)) is not None else None,
+                3,
+            ),
+            "regions": _drug_region_rows(name, times, regions, trace.region_mg_l[window, column]),
         }
     return {
         "protocol": plan.regimen_id,

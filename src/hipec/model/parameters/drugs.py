@@ -25,8 +25,7 @@ hipec: every value is an order-of-magnitude placeholder flagged unverified, for 
 Temperature: no temperature dependence of these coefficients is applied (the plasma-to-peritoneum
 transfer at 41-43 C is what the calibration data describe). The published heat effects hipec knows
 concern cytotoxicity, not transport (platinum synergy above 41 C, none for MMC; domain brief section
-5),
-and are not part of this model yet.
+5): they weight the exposure in :mod:`hipec.model.parameters.thermal`, not the dynamics.
 """
 
 from __future__ import annotations
