@@ -246,19 +246,25 @@ def test_a_run_that_stops_on_an_error_is_closed_as_aborted(engine: Engine) -> No
     assert run.sample_count == 30 and run.perfusion_min is None  # the timer never started
 
 
-def test_a_database_failure_mid_run_is_one_error_and_leaves_the_run_running(
-    engine: Engine,
-) -> None:
+def run_losing_its_database(engine: Engine) -> tuple[PerfusionRunner, StoreSink, int]:
+    """A recorded run whose samples table someone drops 10 s in."""
     runner = simulated_run(short_plan(), RunConfig(control_period_s=1.0))
     sink = StoreSink(RunRecorder(engine))
     run_id = sink.start(runner, CASE)
 
     def vandal(sample: Any) -> None:
         if sample.reading.time_s == 10.0:
-            with engine.begin() as connection:  # someone drops the samples table
+            with engine.begin() as connection:
                 connection.execute(text("DROP TABLE run_samples"))
 
     runner.sinks.append(CallbackSink(sample=vandal))
+    return runner, sink, run_id
+
+
+def test_a_database_failure_mid_run_is_one_error_and_leaves_the_run_running(
+    engine: Engine,
+) -> None:
+    runner, sink, run_id = run_losing_its_database(engine)
     with pytest.raises(DatabaseUnavailableError, match=f"lost while recording run {run_id}"):
         sink.run(runner)
     assert stored_run_status(engine, run_id) == "running"
@@ -346,3 +352,32 @@ def test_phase_events_without_data_still_name_the_phase(engine: Engine) -> None:
         ("phase.changed", {"code": "prime", "to": "prime"}),
         ("alarm.cleared", {"code": "NEVER_RAISED"}),
     ]
+
+
+def test_a_background_writer_records_the_same_run(engine: Engine) -> None:
+    stored = []
+    for background in (False, True):
+        runner = simulated_run(short_plan(), RunConfig(control_period_s=1.0), seed=3)
+        sink = StoreSink(RunRecorder(engine))
+        run_id = sink.start(runner, CASE)
+        sink.run(runner, background=background)
+        assert sink.samples_dropped == 0
+        stored.append(stored_run(engine, run_id))
+    foreground, background_run = stored
+    assert background_run["run"].status == foreground["run"].status == "completed"
+    assert background_run["run"].sample_count == foreground["run"].sample_count > 0
+    assert [(e.time_s, e.kind) for e in background_run["events"]] == [
+        (e.time_s, e.kind) for e in foreground["events"]
+    ]
+    assert background_run["run"].summary == foreground["run"].summary
+
+
+def test_with_a_background_writer_a_database_failure_does_not_stop_the_perfusion(
+    engine: Engine,
+) -> None:
+    runner, sink, run_id = run_losing_its_database(engine)
+    went_on = r"the perfusion itself went on \(completed\)"
+    with pytest.raises(DatabaseUnavailableError, match=went_on):
+        sink.run(runner, background=True)
+    assert runner.result().outcome == "completed"  # the loop ran to the end of the procedure
+    assert stored_run_status(engine, run_id) == "running"

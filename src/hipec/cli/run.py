@@ -374,7 +374,9 @@ def run(
         store: StoreSink | None = None
         if engine is not None and record is not None:
             store = _start_recording(engine, runner, record.number, regimen, fast, json_output)
-        result = _execute(runner, store, live=not json_output and not heartbeat)
+        result = _execute(
+            runner, store, live=not json_output and not heartbeat, background=not fast
+        )
     finally:
         if engine is not None:
             engine.dispose()
@@ -417,12 +419,17 @@ def _start_recording(
     return store
 
 
-def _execute(runner: PerfusionRunner, store: StoreSink | None, *, live: bool) -> RunResult:
-    """Run to the end (live panel on a terminal), recording through ``store`` if given."""
+def _execute(
+    runner: PerfusionRunner, store: StoreSink | None, *, live: bool, background: bool
+) -> RunResult:
+    """Run to the end (live panel on a terminal), recording through ``store`` if given; on a
+    paced clock (``background``) the database is written off the control loop."""
 
     def go() -> RunResult:
         with _stop_on_signals(runner):
-            return store.run(runner) if store is not None else runner.run()
+            if store is None:
+                return runner.run()
+            return store.run(runner, background=background)
 
     if live and sys.stdout.isatty():
         with Live(

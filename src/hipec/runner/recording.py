@@ -21,6 +21,11 @@ Durability is the recorder's: a sample is committed once the uncommitted ones sp
 killed mid-run leaves every committed row intact and the run ``running``; the next command that
 opens the store marks it ``interrupted`` (:func:`hipec.store.recorder.mark_interrupted_runs`).
 
+On a paced clock (the console's live runs, ``hipec run`` without ``--fast``) the sink writes on a
+background thread (``StoreSink.run(..., background=True)``, :class:`hipec.runner.sinks.QueuedSink`):
+the loop that drives the heater and pumps never waits for the database, and a database lost mid-run
+ends the recording, not the perfusion.
+
 >>> from hipec.protocols import get_regimen, plan_perfusion
 >>> from hipec.runner import simulated_run
 >>> from hipec.runner.recording import record_run
@@ -46,8 +51,9 @@ from hipec.control.events import Event
 from hipec.errors import HipecError, InvalidInputError
 from hipec.protocols.plan import PerfusionPlan
 from hipec.protocols.schema import Regimen
-from hipec.runner.engine import PerfusionRunner, RunSample
+from hipec.runner.engine import PerfusionRunner, RunSample, RunSink
 from hipec.runner.result import RunResult, simulation_report
+from hipec.runner.sinks import QueuedSink
 from hipec.store.db import DatabaseUnavailableError
 from hipec.store.recorder import DEFAULT_COMMIT_INTERVAL_S, RecorderStateError, RunRecorder
 from hipec.store.vocabulary import ALARM_PRIORITIES
@@ -125,13 +131,16 @@ def run_summary(result: RunResult, plan: PerfusionPlan) -> dict[str, Any]:
     return result_json
 
 
-def _database_error(run_id: int | None, exc: DBAPIError) -> DatabaseUnavailableError:
+def _database_error(
+    run_id: int | None, exc: DBAPIError, result: RunResult | None = None
+) -> DatabaseUnavailableError:
     text = str(exc.orig or exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     which = f"run {run_id}" if run_id is not None else "the run"
+    went_on = f"the perfusion itself went on ({result.outcome}); " if result is not None else ""
     return DatabaseUnavailableError(
-        f"database: lost while recording {which} ({first}); what was committed is kept and the "
-        "run is marked interrupted at the next start"
+        f"database: lost while recording {which} ({first}); {went_on}what was committed is kept "
+        "and the run is marked interrupted at the next start"
     )
 
 
@@ -162,6 +171,8 @@ class StoreSink:
         self._timer_started = False
         self._alarms: dict[tuple[str, str], int] = {}
         self._closed = False
+        #: Samples a background writer had to drop (the database stalled too long), if any.
+        self.samples_dropped = 0
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -222,11 +233,16 @@ class StoreSink:
             runner.sinks.append(self)
         return run_id
 
-    def run(self, runner: PerfusionRunner) -> RunResult:
+    def run(self, runner: PerfusionRunner, *, background: bool = False) -> RunResult:
         """Run ``runner`` to its end and close the run with its result (:meth:`finish`).
 
         If the loop stops on an exception (or Ctrl-C without a handler), the run is closed as
         ``aborted`` with the reason when the database still answers, and the exception goes on.
+
+        With ``background`` the database is written on a writer thread
+        (:class:`~hipec.runner.sinks.QueuedSink`): the control loop never waits for the database,
+        and a database that fails mid-run does not stop the perfusion; the error is raised once
+        the runner has finished. Use it whenever the loop drives a machine in real time.
 
         Raises
         ------
@@ -234,15 +250,27 @@ class StoreSink:
             The database failed during the run (the run is left ``running``; the next start marks
             it ``interrupted``).
         """
-        if self not in runner.sinks:
-            runner.sinks.append(self)
+        writer = QueuedSink(self, name=f"hipec-record-{self.run_id}") if background else None
+        sink: RunSink = writer if writer is not None else self
+        runner.sinks = [sink if s is self else s for s in runner.sinks]
+        if sink not in runner.sinks:
+            runner.sinks.append(sink)
         try:
             result = runner.run()
         except DBAPIError as exc:
             raise _database_error(self.recorder.run_id, exc) from None
         except BaseException as exc:
+            if writer is not None:
+                with contextlib.suppress(BaseException):
+                    writer.close()
             self._close_after_failure(exc)
             raise
+        if writer is not None:
+            try:
+                writer.close()
+            except DBAPIError as exc:
+                raise _database_error(self.run_id, exc, result) from None
+            self.samples_dropped = writer.dropped_samples
         try:
             self.finish(result)
         except DBAPIError as exc:
@@ -264,11 +292,14 @@ class StoreSink:
         if self._plan is None:
             raise RecorderStateError("store sink: start() has not been called")
         status = "completed" if result.outcome == "completed" else "aborted"
+        summary = run_summary(result, self._plan)
+        if self.samples_dropped:
+            summary["samples_dropped"] = self.samples_dropped
         self.recorder.finish(
             status,
             end_reason=result.reason,
             perfusion_min=self._perfusion_min(),
-            summary=run_summary(result, self._plan),
+            summary=summary,
         )
         self._closed = True
 

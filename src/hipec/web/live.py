@@ -623,7 +623,8 @@ class LiveRuns:
     def _work(self, live: LiveRun, sink: StoreSink) -> None:
         assert live.runner is not None
         try:
-            result = sink.run(live.runner)
+            # the console's database must never hold up the loop that drives the machine
+            result = sink.run(live.runner, background=True)
             live.status = result.outcome
             live.reason = result.reason
             live.result = json_ready(result.to_dict())
