@@ -379,5 +379,11 @@ def test_with_a_background_writer_a_database_failure_does_not_stop_the_perfusion
     went_on = r"the perfusion itself went on \(completed\)"
     with pytest.raises(DatabaseUnavailableError, match=went_on):
         sink.run(runner, background=True)
-    assert runner.result().outcome == "completed"  # the loop ran to the end of the procedure
+    result = runner.result()
+    assert result.outcome == "completed"  # the loop ran to the end of the procedure
     assert stored_run_status(engine, run_id) == "running"
+    # ... and told the operator at once, with a medium-priority technical alarm
+    (lost,) = [a for a in result.alarms if a.code == "RECORDING_FAILED"]
+    assert lost.priority in ("medium", "high") and lost.raised_min < 1.0
+    raised = next(e for e in runner.events if e.kind == "alarm.raised" and e.code == lost.code)
+    assert "run_samples" in raised.message or "run_samples" in str(raised.data)

@@ -232,6 +232,14 @@ ALARM_CATALOGUE: dict[str, AlarmDefinition] = dict(
             MEDIUM_ESCALATION_S,
         ),
         _alarm(
+            "RECORDING_FAILED", _M, False,
+            "The case database no longer records this perfusion",
+            "The perfusion continues under full control and monitoring. Note temperatures, "
+            "doses and events by hand and ask for the database to be checked.",
+            "",
+            MEDIUM_ESCALATION_S,
+        ),
+        _alarm(
             "DOSE_DUE", _L, False,
             "A scheduled intraperitoneal dose is due",
             "Add the dose to the perfusate and confirm it.",

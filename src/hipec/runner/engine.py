@@ -52,6 +52,7 @@ from hipec.control import (
     compose_command,
     fallback_conditions,
 )
+from hipec.control.alarms import AlarmCondition
 from hipec.control.events import Event
 from hipec.control.pid import PidGains
 from hipec.control.procedure import TERMINAL_PHASES, TRANSITIONS, DoseRecord
@@ -306,6 +307,8 @@ class PerfusionRunner:
         self._outcome_reason: str | None = None
         self._wall_s = 0.0
         self._blocked_since_s: float | None = None
+        self._external_conditions: dict[tuple[str, str], AlarmCondition] = {}
+        self._conditions_lock = threading.Lock()
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -412,6 +415,17 @@ class PerfusionRunner:
     def stop(self, reason: str = "stopped") -> None:
         """Ask the loop to end after the current tick (aborting the procedure if it runs)."""
         self._stop_reason = reason
+
+    def report_condition(self, condition: AlarmCondition) -> None:
+        """Hold an alarm condition from outside the loop (a failed recorder, say) from the next
+        tick until :meth:`clear_condition`; any thread may call it."""
+        with self._conditions_lock:
+            self._external_conditions[condition.key] = condition
+
+    def clear_condition(self, code: str, source: str = "") -> None:
+        """End a condition held by :meth:`report_condition`."""
+        with self._conditions_lock:
+            self._external_conditions.pop((code, source), None)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -560,6 +574,8 @@ class PerfusionRunner:
             *tick.conditions,
             *fallback_conditions(heater),
         ]
+        with self._conditions_lock:
+            conditions += self._external_conditions.values()
         events += heater.events
         events += self.alarms.update(reading.time_s, conditions)
         self._emit(events)

@@ -47,6 +47,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from hipec.control.alarms import AlarmCondition
 from hipec.control.events import Event
 from hipec.errors import HipecError, InvalidInputError
 from hipec.protocols.plan import PerfusionPlan
@@ -129,6 +130,12 @@ def run_summary(result: RunResult, plan: PerfusionPlan) -> dict[str, Any]:
     result_json = json_ready(summary)
     assert isinstance(result_json, dict)
     return result_json
+
+
+def _recording_failed(exc: BaseException) -> AlarmCondition:
+    text = str(exc).strip()
+    first = text.splitlines()[0][:200] if text else type(exc).__name__
+    return AlarmCondition("RECORDING_FAILED", source="store", message=first)
 
 
 def _database_error(
@@ -250,7 +257,15 @@ class StoreSink:
             The database failed during the run (the run is left ``running``; the next start marks
             it ``interrupted``).
         """
-        writer = QueuedSink(self, name=f"hipec-record-{self.run_id}") if background else None
+        writer = (
+            QueuedSink(
+                self,
+                name=f"hipec-record-{self.run_id}",
+                on_error=lambda exc: runner.report_condition(_recording_failed(exc)),
+            )
+            if background
+            else None
+        )
         sink: RunSink = writer if writer is not None else self
         runner.sinks = [sink if s is self else s for s in runner.sinks]
         if sink not in runner.sinks:
