@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+import scipy.linalg
 from twin_helpers import make_twin, standard_events
 
 from hipec.errors import InvalidInputError
-from hipec.model import Commands, Patient, simple_heater_rule, simulate
+from hipec.model import Commands, Patient, Twin, _parametric, simple_heater_rule, simulate, solver
 
 
 def run(patients, dt_s=10.0, technique="closed"):  # type: ignore[no-untyped-def]
@@ -62,3 +63,123 @@ def test_commands_are_checked_per_patient() -> None:
         twin.step(Commands(cooling_w=np.array([1.0, 2.0, 3.0])), 1.0)
     with pytest.raises(InvalidInputError, match="inflow_l_min"):
         twin.step(Commands(inflow_l_min=np.inf), 1.0)
+
+
+def test_chunked_exponentials_equal_one_patient_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batched zero-order-hold propagators (chunks, reused buffer, scaled input columns)
+    equal ``expm([[A, B], [0, 0]] dt)`` and ``expm(A_drug dt)`` taken one patient at a time."""
+    sizes = [Patient(150.0 + 9.0 * k, 50.0 + 13.0 * k) for k in range(5)]
+    twin = make_twin(("oxaliplatin", "mitomycin C"), patients=sizes)
+    for event in standard_events(twin, {"oxaliplatin": 460.0, "mitomycin C": 35.0}):
+        twin.apply_event(event)
+    flow = np.full(5, 2.0 / 60.0)
+    args = (twin.reservoir_volume_l, twin.abdominal_volume_l, flow, flow)
+    a_thermal, b_thermal = twin.model.thermal_system(*args)
+    a_drug = twin.model.drug_system(*args)
+    dt_s = 30.0
+    monkeypatch.setattr(solver, "_EXPM_CHUNK", 2)  # 5 patients: chunks of 2, 2 and 1
+    thermal, drug = solver._exponentials(a_thermal, b_thermal, a_drug, dt_s)
+    size = a_thermal.shape[1]
+    for patient in range(5):
+        augmented = np.zeros((size + 3, size + 3))
+        augmented[:size, :size] = a_thermal[patient]
+        augmented[:size, size:] = b_thermal[patient]
+        expected = scipy.linalg.expm(augmented * dt_s)[:size]
+        np.testing.assert_allclose(thermal[patient], expected, rtol=1e-10, atol=1e-12)
+        for index in range(2):
+            np.testing.assert_allclose(
+                drug[patient, index],
+                scipy.linalg.expm(a_drug[patient, index] * dt_s),
+                rtol=1e-10,
+                atol=1e-14,
+            )
+
+
+def test_trajectory_records_the_applied_commands() -> None:
+    twin = make_twin(patients=[Patient(170.0, 70.0), Patient(185.0, 95.0)])
+    events = standard_events(twin, {"oxaliplatin": 460.0})
+    rule = simple_heater_rule(43.0, 2.5, 4000.0)
+    asked: list[np.ndarray] = []
+
+    def recorded_rule(current: Twin) -> Commands:
+        commands = rule(current)
+        asked.append(np.asarray(commands.heater_power_w))
+        return commands
+
+    trajectory = simulate(twin, 300.0, 10.0, events, recorded_rule)
+    assert np.all(trajectory.heater_power_w[0] == 0.0)
+    applied = np.minimum(np.array(asked), 3000.0)  # clipped to the heater's limit
+    assert applied.max() == 3000.0 and np.unique(applied).size > 3  # clipped and varying
+    np.testing.assert_array_equal(trajectory.heater_power_w[1:], applied)
+    np.testing.assert_allclose(trajectory.inflow_l_min[1:], 2.5, rtol=1e-15)
+
+
+def _family(rank: int, groups: int = 64, size: int = 6) -> np.ndarray:
+    """Stable matrices ``M_0 + sum_i theta_i V_i`` with ``rank`` random parameters."""
+    rng = np.random.default_rng(rank)
+    base = -np.eye(size) * 2.0 + 0.3 * rng.standard_normal((size, size))
+    directions = 0.05 * rng.standard_normal((rank, size, size))
+    theta = rng.uniform(-1.0, 1.0, (groups, rank))
+    return base + np.einsum("gr,rij->gij", theta, directions)
+
+
+@pytest.mark.parametrize("rank", [0, 1, 2])
+def test_family_interpolation_equals_exact_exponentials(rank: int) -> None:
+    matrices = _family(rank, groups=200)
+    family = _parametric.family_expm(matrices, lambda stack: stack, matrices.shape[1])
+    assert family is not None
+    weights, grid = family
+    assert grid.shape[0] < matrices.shape[0] // 2  # fewer exponentials than matrices
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-13)  # keeps conservation
+    interpolated = np.tensordot(weights, grid, axes=1)
+    np.testing.assert_allclose(interpolated, scipy.linalg.expm(matrices), rtol=0, atol=1e-12)
+
+
+def test_family_interpolation_declines_when_it_cannot_be_exact() -> None:
+    three = _family(3)
+    assert _parametric.family_expm(three, lambda stack: stack, 6) is None  # too many parameters
+    few = _family(1, groups=12)
+    assert _parametric.family_expm(few, lambda stack: stack, 6) is None  # too few to pay
+
+
+def test_interpolated_cohort_matches_exact_propagators() -> None:
+    """Distinct body sizes: the twin interpolates its propagators over the body-size family and
+    follows the exact per-patient propagators to round-off, ledgers closed."""
+    rng = np.random.default_rng(5)
+    n = 96
+    heights, weights = rng.uniform(165.0, 175.0, n), rng.uniform(65.0, 75.0, n)
+    sizes = [Patient(float(h), float(w)) for h, w in zip(heights, weights, strict=True)]
+    runs = []
+    for interpolate in (True, False):
+        drugs = ("oxaliplatin", "mitomycin C")
+        twin = make_twin(drugs, patients=sizes, interpolate_propagators=interpolate)
+        events = standard_events(twin, {"oxaliplatin": 460.0, "mitomycin C": 35.0})
+        runs.append((twin, simulate(twin, 900.0, 30.0, events, simple_heater_rule(43.0, 2.0))))
+    (twin, fast), (_, exact) = runs
+    assert twin._last_propagators is not None
+    maps = twin._last_propagators[3]
+    flow = np.full(n, 2.0 / 60.0)
+    system = (twin.reservoir_volume_l, twin.abdominal_volume_l, flow, flow)
+    a_thermal, b_thermal = twin.model.thermal_system(*system)
+    a_drug = twin.model.drug_system(*system)
+    exact_thermal, exact_drug = solver._exponentials(
+        a_thermal, b_thermal, a_drug, 30.0, interpolate=False
+    )
+    size = a_thermal.shape[1]
+    pairs = (
+        (maps.thermal[..., :size], exact_thermal[..., :size]),  # Phi
+        (maps.thermal[..., size:], exact_thermal[..., size:]),  # Gamma
+        (maps.drug, exact_drug),
+    )
+    for interpolated, reference in pairs:
+        assert not np.array_equal(interpolated, reference)  # the family path was taken ...
+        tolerance = 1e-12 * np.abs(reference).max()
+        np.testing.assert_allclose(interpolated, reference, rtol=0, atol=tolerance)  # ... exactly
+    np.testing.assert_allclose(fast.region_temperature_c, exact.region_temperature_c, atol=1e-9)
+    np.testing.assert_allclose(fast.core_temperature_c, exact.core_temperature_c, atol=1e-9)
+    np.testing.assert_allclose(
+        fast.plasma_concentration_mg_l, exact.plasma_concentration_mg_l, rtol=1e-9, atol=1e-12
+    )
+    energy, drug = twin.energy_ledger(), twin.drug_ledger()
+    assert np.all(np.abs(energy["imbalance [J]"]) < 1e-7 * energy["throughput [J]"])
+    assert np.all(np.abs(drug["imbalance [mg]"]) < 1e-7 * drug["dosed [mg]"])

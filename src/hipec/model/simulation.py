@@ -168,11 +168,15 @@ class _Recorder:
         else:
             self.thermal = np.empty((samples, n, self.thermal_index.size))
             self.drug = np.empty((samples, n, d, len(drug_index)))
-        self.versions: tuple[int, int] = (-1, -1)
+        self.volume_version = -1
+        self.event_count = -1
         self.changes: list[tuple[int, FloatArray, FloatArray, FloatArray]] = []
-        self.applied = np.empty((samples, n, 2))
+        # applied heater power [W] and inflow [L/s], one row per sample
+        self.heater_w = np.empty((samples, n))
+        self.inflow_l_s = np.empty((samples, n))
 
     def record(self, time_s: float) -> None:
+        # runs every step in a single-patient run: attribute look-ups kept to a minimum
         twin, k = self.twin, self.count
         self.times[k] = time_s
         if self.whole:
@@ -182,16 +186,15 @@ class _Recorder:
             np.take(twin.thermal, self.thermal_index, axis=1, out=self.thermal[k])
             np.matmul(twin.drug, self.selection, out=self.drug[k])
         # volumes and doses change only at events and with unbalanced pumps: copied on change
-        versions = (twin.volume_version, twin.event_count)
-        if versions != self.versions:
-            self.versions = versions
+        if twin.volume_version != self.volume_version or twin.event_count != self.event_count:
+            self.volume_version, self.event_count = twin.volume_version, twin.event_count
             self.changes.append(
                 (k, twin.reservoir_volume_l.copy(), twin.abdominal_volume_l.copy(),
                  twin.dosed_mg.copy())
             )  # fmt: skip
-        last, applied = twin.last_commands, self.applied[k]
-        applied[:, 0] = last.heater_power_w
-        applied[:, 1] = last.inflow_l_s
+        last = twin.last_commands
+        self.heater_w[k] = last.heater_power_w
+        self.inflow_l_s[k] = last.inflow_l_s
         self.count = k + 1
 
     def trajectory(self) -> Trajectory:
@@ -200,8 +203,7 @@ class _Recorder:
         if self.whole:
             thermal = np.take(thermal, self.thermal_index, axis=-1)
             drug = drug @ self.selection
-        applied = self.applied[:k].copy()
-        applied[..., 1] *= 60.0  # L/s -> L/min
+        applied = np.stack([self.heater_w[:k], self.inflow_l_s[:k] * 60.0], axis=-1)  # L/min
         volumes = np.empty((k, *self.changes[0][1].shape, 2))
         dosed = np.empty((k, *self.changes[0][3].shape))
         bounds = [change[0] for change in self.changes[1:]] + [k]

@@ -16,9 +16,13 @@ Cohorts. Patients with identical inputs (body, starting temperature, every param
 ``TwinModel.patient_class``) at identical volumes and flows share one propagator, computed once
 (``scipy.linalg.expm`` on stacked arrays) and applied to all of them by one matrix-matrix product;
 distinct patients get their own, stepped by a stacked product. The result is the same to round-off
-as stepping each patient alone (tested). Volumes follow the pump balance step by step (the
-coefficients use the volumes at the end of the step); a step with unequal pump flows therefore
-rebuilds the propagators.
+as stepping each patient alone (tested). A large batch of *distinct* patients whose systems depend
+on at most two parameters (body size: abdominal volume, core capacity) interpolates its
+propagators over that family to round-off instead (:mod:`hipec.model._parametric`: ~100
+exponentials instead of one per patient, checked against exact ones, falling back to them on any
+doubt; ``interpolate_propagators=False`` turns it off). Volumes follow the pump balance step by
+step (the coefficients use the volumes at the end of the step); a step with unequal pump flows
+therefore rebuilds the propagators.
 
 The reference path (``integrator="reference"``) integrates the *same* ``A, B, u`` over every step
 with ``scipy.integrate.solve_ivp`` (BDF, tight tolerances); it exists to prove the fast path.
@@ -45,6 +49,7 @@ from numpy.typing import NDArray
 from scipy.integrate import solve_ivp
 
 from hipec.errors import InvalidInputError
+from hipec.model import _parametric
 from hipec.model.cavity import (
     VOLUME_SHARE,
     CatheterPlacement,
@@ -108,13 +113,25 @@ class Twin:
         Structure and coefficients (:func:`hipec.model.system.build_model`).
     integrator
         ``"exact"`` (propagators, default) or ``"reference"`` (solve_ivp BDF).
+    interpolate_propagators
+        Let a large batch of distinct patients whose systems depend on at most two parameters
+        (e.g. body size only) interpolate its propagators to round-off over that family instead
+        of taking one matrix exponential per patient (checked against exact exponentials, with a
+        fallback; see :mod:`hipec.model._parametric`). ``False`` takes every one exactly.
     """
 
-    def __init__(self, model: TwinModel, integrator: Integrator = "exact") -> None:
+    def __init__(
+        self,
+        model: TwinModel,
+        integrator: Integrator = "exact",
+        *,
+        interpolate_propagators: bool = True,
+    ) -> None:
         if integrator not in ("exact", "reference"):
             raise InvalidInputError("integrator", f"must be exact or reference, got {integrator!r}")
         self.model = model
         self.integrator: Integrator = integrator
+        self.interpolate_propagators = interpolate_propagators
         n = model.n_patients
         d = len(model.drugs)
         circuit = model.circuit
@@ -123,6 +140,7 @@ class Twin:
         self._abdominal_volume_l: FloatArray = model.cavity.residual_volume_l.copy()
         self._refresh_volumes()
         size = model.thermal_layout.size
+        self._thermal_size = size  # read every step: the layout computes it through properties
         # thermal state with the held inputs appended (heater, cooling, 1): one product per step
         # gives ``Phi x + Gamma u``; two buffers are swapped so that no step allocates
         self._thermal_buffers = [np.zeros((n, size + N_THERMAL_INPUTS)) for _ in range(2)]
@@ -130,6 +148,11 @@ class Twin:
             buffer[:, size + INPUT_ONE] = 1.0
         self._drug_buffers = [np.zeros((n, d, model.drug_layout.size)) for _ in range(2)]
         self._input_columns = (size + INPUT_HEATER, size + INPUT_COOLING)
+        # one patient, one drug: the 1-D views a step uses, per buffer (swapped with the buffers)
+        self._single_rows = [
+            (thermal[0], thermal[0, :size], drug[0, 0])
+            for thermal, drug in zip(self._thermal_buffers, self._drug_buffers, strict=True)
+        ]
         self._single = n == 1
         self._exact = integrator == "exact"
         self._open = model.technique == "open"
@@ -170,6 +193,7 @@ class Twin:
         abdomen_parameters: ParameterInput = None,
         drug_parameters: dict[str, ParameterInput] | None = None,
         integrator: Integrator = "exact",
+        interpolate_propagators: bool = True,
     ) -> Twin:
         """A twin for one patient or a batch (see :func:`hipec.model.system.build_model`)."""
         batch = [patients] if isinstance(patients, Patient) else list(patients)
@@ -183,7 +207,7 @@ class Twin:
             abdomen_parameters,
             drug_parameters,
         )
-        return cls(model, integrator)
+        return cls(model, integrator, interpolate_propagators=interpolate_propagators)
 
     def _set_initial_temperatures(self) -> None:
         model, layout = self.model, self.model.thermal_layout
@@ -205,11 +229,11 @@ class Twin:
     @property
     def thermal(self) -> FloatArray:
         """Thermal state [J relative to 37 C], shape ``(patients, n_thermal)`` (a view)."""
-        return self._thermal_buffers[0][:, : self.model.thermal_layout.size]
+        return self._thermal_buffers[0][:, : self._thermal_size]
 
     @thermal.setter
     def thermal(self, value: FloatArray) -> None:
-        self._thermal_buffers[0][:, : self.model.thermal_layout.size] = value
+        self._thermal_buffers[0][:, : self._thermal_size] = value
 
     @property
     def drug(self) -> FloatArray:
@@ -250,7 +274,8 @@ class Twin:
             self.model, self._reservoir_volume_l, self._abdominal_volume_l
         )
         self._fluid_capacity = self._fluid_volume * self.model.fluid_heat_capacity[:, None]
-        self._inflow_capacity = self._fluid_capacity[:, self.model.thermal_layout.inflow_tube[-1]]
+        self._inflow_index = self.model.thermal_layout.inflow_tube[-1]
+        self._inflow_capacity = self._fluid_capacity[:, self._inflow_index]
 
     def fluid_volumes_l(self) -> FloatArray:
         """Volume of every fluid state [L], shape ``(patients, n_fluid)`` in layout order."""
@@ -281,16 +306,14 @@ class Twin:
     def inflow_temperature_of(self, patient: int = 0) -> float:
         """Inflow temperature of one patient as a plain number [degC] (a cheap read for a
         controller stepping a single twin)."""
-        index = self.model.thermal_layout.inflow_tube[-1]
-        energy = float(self._thermal_buffers[0][patient, index])
+        energy = float(self._thermal_buffers[0][patient, self._inflow_index])
         return energy / float(self._inflow_capacity[patient]) + REFERENCE_TEMPERATURE_C
 
     @property
     def inflow_temperature_c(self) -> FloatArray:
         """Perfusate temperature at the inflow catheters [degC] (last inflow tube cell)."""
         # read every step by controllers: kept to two array operations
-        index = self.model.thermal_layout.inflow_tube[-1]
-        energy = self._thermal_buffers[0][:, index]
+        energy = self._thermal_buffers[0][:, self._inflow_index]
         return np.asarray(energy / self._inflow_capacity + REFERENCE_TEMPERATURE_C)
 
     @property
@@ -593,6 +616,17 @@ class Twin:
         now, after = self._thermal_buffers
         drug_now, drug_after = self._drug_buffers
         heater_column, cooling_column = self._input_columns
+        if self._single and self._single_drug:  # the controller's seat: fewest numpy calls
+            now_row, _, drug_now_row = self._single_rows[0]
+            _, after_head, drug_after_row = self._single_rows[1]
+            now_row[heater_column] = resolved.heater_power_w[0]
+            now_row[cooling_column] = resolved.cooling_w[0]
+            np.dot(propagators.thermal[0], now_row, out=after_head)
+            np.dot(propagators.drug[0, 0], drug_now_row, out=drug_after_row)
+            self._thermal_buffers = [after, now]
+            self._drug_buffers = [drug_after, drug_now]
+            self._single_rows.reverse()
+            return
         if self._single:
             now[0, heater_column] = resolved.heater_power_w[0]
             now[0, cooling_column] = resolved.cooling_w[0]
@@ -602,19 +636,25 @@ class Twin:
         members = propagators.members
         if self._single:
             np.dot(propagators.thermal[0], now[0], out=after[0, :heater_column])
-            if self._single_drug:
-                np.dot(propagators.drug[0, 0], drug_now[0, 0], out=drug_after[0, 0])
-            else:
-                for drug in range(drug_now.shape[1]):
-                    np.dot(propagators.drug[0, drug], drug_now[0, drug], out=drug_after[0, drug])
+            for drug in range(drug_now.shape[1]):
+                np.dot(propagators.drug[0, drug], drug_now[0, drug], out=drug_after[0, drug])
         elif members is None:  # one propagator per patient, in patient order
-            after[:, :heater_column] = np.matmul(propagators.thermal, now[:, :, None])[:, :, 0]
-            drug_after[...] = np.matmul(propagators.drug, drug_now[..., None])[..., 0]
+            # written straight into the other buffer: no temporary the size of the batch
+            np.matmul(propagators.thermal, now[:, :, None], out=after[:, :heater_column, None])
+            np.matmul(propagators.drug, drug_now[..., None], out=drug_after[..., None])
         else:  # patients sharing a propagator: one matrix-matrix product per group
             for group, rows in enumerate(members):
-                after[rows, :heater_column] = now[rows] @ propagators.thermal[group].T
-                for drug in range(drug_now.shape[1]):
-                    drug_after[rows, drug] = drug_now[rows, drug] @ propagators.drug[group, drug].T
+                thermal, drug_maps = propagators.thermal[group], propagators.drug[group]
+                if isinstance(rows, slice):  # contiguous rows: written in place
+                    np.matmul(now[rows], thermal.T, out=after[rows, :heater_column])
+                    for drug in range(drug_now.shape[1]):
+                        np.matmul(
+                            drug_now[rows, drug], drug_maps[drug].T, out=drug_after[rows, drug]
+                        )
+                else:
+                    after[rows, :heater_column] = now[rows] @ thermal.T
+                    for drug in range(drug_now.shape[1]):
+                        drug_after[rows, drug] = drug_now[rows, drug] @ drug_maps[drug].T
         self._thermal_buffers = [after, now]
         self._drug_buffers = [drug_after, drug_now]
 
@@ -668,7 +708,9 @@ class Twin:
             picked = [np.asarray(column)[representatives] for column in columns[1:]]
         a_thermal, b_thermal = model.thermal_system(*picked)
         a_drug = model.drug_system(*picked)
-        thermal, drug = _exponentials(a_thermal, b_thermal, a_drug, dt_s)
+        thermal, drug = _exponentials(
+            a_thermal, b_thermal, a_drug, dt_s, self.interpolate_propagators
+        )
         members: list[NDArray[np.int64] | slice] | None = None
         if n > 1 and groups <= n // 2:
             members = []
@@ -766,26 +808,99 @@ _EXPM_CHUNK = 64
 
 
 def _exponentials(
-    a_thermal: FloatArray, b_thermal: FloatArray, a_drug: FloatArray, dt_s: float
+    a_thermal: FloatArray,
+    b_thermal: FloatArray,
+    a_drug: FloatArray,
+    dt_s: float,
+    interpolate: bool = True,
 ) -> tuple[FloatArray, FloatArray]:
     """Zero-order-hold discretisation ``expm([[A, B], [0, 0]] dt) = [[Phi, Gamma], [0, I]]`` of
-    the thermal systems and ``expm(A dt)`` of the drug systems, batched over the leading axes."""
+    the thermal systems and ``expm(A dt)`` of the drug systems, batched over the leading axes.
+
+    With ``interpolate``, a large batch whose matrices form a family of at most two parameters
+    (distinct body sizes) is interpolated to round-off over that family
+    (:mod:`hipec.model._parametric`, checked against exact exponentials); otherwise, and whenever
+    a check fails, every exponential is taken exactly."""
     n, size = a_thermal.shape[0], a_thermal.shape[1]
     # scale the input columns so the augmented matrix's norm reflects the dynamics, not the size
     # of the constant terms (fewer squarings in expm)
     scale = 1e-3
-    augmented = np.zeros((n, size + N_THERMAL_INPUTS, size + N_THERMAL_INPUTS))
-    augmented[:, :size, :size] = a_thermal * dt_s
-    augmented[:, :size, size:] = b_thermal * (dt_s * scale)
-    thermal = np.empty((n, size, size + N_THERMAL_INPUTS))
+    thermal = _thermal_family(a_thermal, b_thermal, dt_s, scale) if interpolate else None
     drug = np.empty(a_drug.shape)
-    for start in range(0, n, _EXPM_CHUNK):
-        chunk = slice(start, start + _EXPM_CHUNK)
-        exponential = scipy.linalg.expm(augmented[chunk])
-        thermal[chunk, :, :size] = exponential[:, :size, :size]
-        thermal[chunk, :, size:] = exponential[:, :size, size:] / scale
-        drug[chunk] = scipy.linalg.expm(a_drug[chunk] * dt_s)
+    exact_drugs = list(range(a_drug.shape[1]))
+    if interpolate:
+        for index in range(a_drug.shape[1]):
+            family = _parametric.family_expm(
+                a_drug[:, index] * dt_s, lambda stack: stack, a_drug.shape[2]
+            )
+            if family is not None:
+                weights, grid = family
+                drug[:, index] = (weights @ grid.reshape(grid.shape[0], -1)).reshape(
+                    n, *grid.shape[1:]
+                )
+                exact_drugs.remove(index)
+    chunk_size = min(n, _EXPM_CHUNK)
+    # one augmented buffer reused chunk by chunk (its last rows stay zero): no batch-sized
+    # temporaries
+    augmented = np.zeros((chunk_size, size + N_THERMAL_INPUTS, size + N_THERMAL_INPUTS))
+    exact_thermal = thermal is None
+    if thermal is None:
+        thermal = np.empty((n, size, size + N_THERMAL_INPUTS))
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        if exact_thermal:
+            work = augmented[: stop - start]
+            np.multiply(a_thermal[start:stop], dt_s, out=work[:, :size, :size])
+            np.multiply(b_thermal[start:stop], dt_s * scale, out=work[:, :size, size:])
+            exponential = scipy.linalg.expm(work)
+            thermal[start:stop, :, :size] = exponential[:, :size, :size]
+            np.divide(exponential[:, :size, size:], scale, out=thermal[start:stop, :, size:])
+        if exact_drugs:
+            drug[start:stop, exact_drugs] = scipy.linalg.expm(
+                a_drug[start:stop, exact_drugs] * dt_s
+            )
     return thermal, drug
+
+
+def _thermal_family(
+    a_thermal: FloatArray, b_thermal: FloatArray, dt_s: float, scale: float
+) -> FloatArray | None:
+    """``[Phi | Gamma]`` of every thermal system by interpolation over their family, or ``None``.
+
+    Input rows that differ between patients (metabolic heat, body losses) get a unit input column
+    each, so that the exponentiated matrices differ in ``A`` only; since ``Gamma = Psi B`` with
+    ``Psi = int_0^dt expm(A s) ds``, ``Gamma = Psi B_shared + (Psi e_r) B[r]`` is exact."""
+    n, size = a_thermal.shape[0], a_thermal.shape[1]
+    if n < _parametric.MIN_GROUPS:
+        return None
+    varying_rows = np.flatnonzero(np.ptp(b_thermal, axis=0).any(axis=1))
+    shared = b_thermal[0].copy()
+    shared[varying_rows] = 0.0
+    width = size + N_THERMAL_INPUTS + varying_rows.size
+    unit_columns = size + N_THERMAL_INPUTS + np.arange(varying_rows.size)
+
+    def augment(stack: FloatArray) -> FloatArray:
+        matrices = np.zeros((stack.shape[0], width, width))
+        matrices[:, :size, :size] = stack
+        matrices[:, :size, size : size + N_THERMAL_INPUTS] = shared * (dt_s * scale)
+        matrices[:, varying_rows, unit_columns] = dt_s * scale
+        return matrices
+
+    family = _parametric.family_expm(a_thermal * dt_s, augment, size)
+    if family is None:
+        return None
+    weights, grid = family
+    # grid maps in the final layout [Phi | Gamma_shared], then one product for the whole batch
+    maps = np.empty((grid.shape[0], size, size + N_THERMAL_INPUTS))
+    maps[:, :, :size] = grid[:, :, :size]
+    np.divide(grid[:, :, size : size + N_THERMAL_INPUTS], scale, out=maps[:, :, size:])
+    thermal = np.empty((n, size, size + N_THERMAL_INPUTS))
+    np.matmul(weights, maps.reshape(grid.shape[0], -1), out=thermal.reshape(n, -1))
+    # Psi e_r for the rows whose inputs differ, times those inputs
+    unit = grid[:, :, size + N_THERMAL_INPUTS :] / scale
+    unit_maps = (weights @ unit.reshape(grid.shape[0], -1)).reshape(n, size, -1)
+    thermal[:, :, size:] += unit_maps @ b_thermal[:, varying_rows, :]
+    return thermal
 
 
 def fluid_volumes_l(
@@ -896,7 +1011,10 @@ class _CommandResolver:
     def resolve(self, commands: Commands, dt_s: float, twin: Twin) -> _ResolvedCommands:
         power = commands.heater_power_w
         if isinstance(power, float | int) and 0.0 <= power < math.inf:
-            heater = np.full(self.n, min(float(power), self._heater_max_scalar))
+            limited = min(float(power), self._heater_max_scalar)
+            # a fresh array every step (callers may keep last_commands); one value is cheapest
+            # built from a tuple
+            heater = np.array((limited,)) if self.n == 1 else np.full(self.n, limited)
             if not self._uniform_heater_max:
                 heater = np.minimum(np.full(self.n, float(power)), self._heater_max)
         else:

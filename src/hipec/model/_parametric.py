@@ -1,0 +1,229 @@
+"""Matrix exponentials of a batch whose matrices form a low-dimensional affine family.
+
+A cohort of distinct patients usually differs in a few inputs only (body size: abdominal volume,
+core heat capacity), so the per-patient system matrices ``M_g`` are an affine function of at most
+a couple of parameters::
+
+    M_g = M_0 + sum_i theta_gi V_i          (i < r, found by an SVD of the entries that vary)
+
+``expm`` is an entire function of ``theta``, so it is interpolated to round-off by a tensor
+Chebyshev-Lobatto grid in ``theta``: a few dozen exponentials replace one per patient. Every step is
+checked, and any doubt returns ``None`` (the caller then takes the exponentials one by one):
+
+- the affine fit must reproduce every matrix to :data:`FIT_TOLERANCE` of its largest entry;
+- each grid axis is refined (5, 9, 17, 33 nested nodes) until the last two Chebyshev coefficients
+  along it fall below :data:`TAIL_TOLERANCE` of the largest entry;
+- the interpolant is compared with exact exponentials of two patients (the one farthest from any
+  node and a middle one) and must agree to :data:`CHECK_TOLERANCE` of the largest entry.
+
+Weights of a combination of grid exponentials sum to one, so any row vector ``w`` with ``w M = 0``
+(the conservation ledgers) keeps ``w expm(M) = w`` exactly, as for the exact exponentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.fft
+import scipy.linalg
+from scipy.interpolate import BarycentricInterpolator
+
+from hipec.model.state import FloatArray
+
+#: Fewest distinct matrices worth interpolating (below it the exponentials are cheap).
+MIN_GROUPS = 64
+#: Most parameters the family may depend on (the grid grows as nodes ** rank).
+MAX_RANK = 2
+#: The affine fit must reproduce every matrix entry to this, relative to the largest entry.
+FIT_TOLERANCE = 1e-13
+#: Refine an axis until its last Chebyshev coefficients are below this, relative to the largest
+#: entry of the exponentials.
+TAIL_TOLERANCE = 1e-9
+#: Interpolated and exact exponentials of the check patients must agree to this, relative to the
+#: largest entry.
+CHECK_TOLERANCE = 1e-10
+#: Nested Chebyshev-Lobatto node counts tried per axis, in order.
+_LEVELS = (5, 9, 17, 33)
+#: Rows of the batch whose SVD gives the family's directions.
+_SVD_SAMPLE = 64
+#: Node positions are indices on a grid of this many intervals that every level divides, so that
+#: nodes shared between levels are computed once.
+_FINEST = int(np.lcm.reduce([count - 1 for count in _LEVELS]))
+
+
+def family_expm(
+    matrices: FloatArray,
+    augment: Callable[[FloatArray], FloatArray],
+    keep_rows: int,
+) -> tuple[FloatArray, FloatArray] | None:
+    """Interpolation of ``expm(augment(M_g))[:keep_rows]`` over the affine family of the
+    matrices ``M_g`` (shape ``(g, n, n)``), or ``None`` when that is not safe or not cheaper.
+
+    Returns ``(weights, exponentials)``: the exponential of matrix ``g`` is ``weights[g] @
+    exponentials`` (over the first axis; weights ``(g, p)``, grid exponentials ``(p, keep_rows,
+    m)``), checked against exact exponentials of two of the matrices. ``augment`` turns a stack of
+    family matrices into the stack to exponentiate (it must be affine, e.g. zero-order-hold input
+    columns that are the same for every matrix).
+    """
+    groups = matrices.shape[0]
+    if groups < MIN_GROUPS:
+        return None
+    flat = matrices.reshape(groups, -1)
+    largest = float(np.abs(flat).max())
+    varying = np.flatnonzero(np.ptp(flat, axis=0) > 0.0)
+    values = flat[:, varying]
+    family = _affine_family(values, largest)
+    if family is None:
+        return None
+    centre, directions, theta = family
+    rank = theta.shape[1]
+
+    def at(points: FloatArray) -> FloatArray:
+        """Family matrices at parameter points ``(p, rank)``."""
+        stack = np.repeat(flat[:1], points.shape[0], axis=0)
+        stack[:, varying] = centre + points @ directions
+        return augment(stack.reshape(-1, *matrices.shape[1:]))
+
+    low, high = theta.min(axis=0), theta.max(axis=0)
+    grid = _converged_grid(at, low, high, keep_rows, groups)
+    if grid is None:
+        return None
+    nodes, on_grid = grid
+    weights = _tensor_weights(nodes, theta)
+    exponentials = on_grid.reshape(weights.shape[1], *on_grid.shape[len(nodes) :])
+    # the patient farthest from any grid node (in grid units) and a middle one
+    span = np.where(high > low, high - low, 1.0)
+    distance = np.zeros(groups)
+    if rank:
+        distance[:] = np.inf
+        for node in np.stack(np.meshgrid(*nodes, indexing="ij"), axis=-1).reshape(-1, rank):
+            distance = np.minimum(distance, np.abs((theta - node) / span).max(axis=1))
+    checks = np.unique([int(distance.argmax()), groups // 2])
+    exact = scipy.linalg.expm(augment(matrices[checks]))[:, :keep_rows]
+    interpolated = np.tensordot(weights[checks], exponentials, axes=1)
+    if not np.abs(interpolated - exact).max() <= CHECK_TOLERANCE * float(np.abs(exact).max()):
+        return None
+    return weights, exponentials
+
+
+def _affine_family(
+    values: FloatArray, largest: float
+) -> tuple[FloatArray, FloatArray, FloatArray] | None:
+    """``(centre, directions, theta)`` with ``values ~ centre + theta @ directions`` to
+    :data:`FIT_TOLERANCE` x ``largest`` for every row, using the fewest directions (at most
+    :data:`MAX_RANK`), or ``None``.
+
+    The directions come from the SVD of a sample of rows (cheap for a large batch); the fit is then
+    checked on every row."""
+    groups = values.shape[0]
+    sample = values[np.linspace(0, groups - 1, min(groups, _SVD_SAMPLE)).astype(np.int64)]
+    centre = sample.mean(axis=0)
+    _, _, basis = np.linalg.svd(sample - centre, full_matrices=False)
+    centred = values - centre
+    for rank in range(min(MAX_RANK, basis.shape[0]) + 1):
+        directions = basis[:rank]
+        theta = centred @ directions.T
+        if np.abs(centred - theta @ directions).max(initial=0.0) <= FIT_TOLERANCE * largest:
+            return centre, directions, theta
+    return None
+
+
+def _lobatto(low: float, high: float, count: int) -> tuple[FloatArray, list[int]]:
+    """``count`` Chebyshev-Lobatto nodes on ``[low, high]`` and their index on the finest level
+    (nested levels share node values exactly)."""
+    finest = [j * _FINEST // (count - 1) for j in range(count)]
+    x = np.cos(np.pi * np.array(finest) / _FINEST)
+    return 0.5 * (low + high) + 0.5 * (high - low) * x, finest
+
+
+def _converged_grid(
+    at: Callable[[FloatArray], FloatArray],
+    low: FloatArray,
+    high: FloatArray,
+    keep_rows: int,
+    groups: int,
+) -> tuple[list[FloatArray], FloatArray] | None:
+    """Grid nodes per axis and the exponentials on the tensor grid ``(*counts, keep_rows, n)``
+    with every axis resolved to :data:`TAIL_TOLERANCE`, or ``None`` when the grid would cost half
+    as many exponentials as there are patients.
+
+    The node count of each axis is first found on a line through the grid centre (odd counts put a
+    node there, so those exponentials belong to the grid); only then is the full grid computed, so
+    a batch too varied to gain costs a few lines, not a grid."""
+    rank = low.size
+    known: dict[tuple[int, ...], FloatArray] = {}
+
+    def exponentials(
+        counts: list[int], line: int | None = None
+    ) -> tuple[list[FloatArray], FloatArray]:
+        """Nodes and exponentials of the grid with ``counts`` nodes per axis (only the line along
+        axis ``line`` through the centre if given), computing the ones not known yet."""
+        axes = [
+            _lobatto(low[axis], high[axis], count) if count > 1 else (low[axis : axis + 1], [0])
+            for axis, count in enumerate(counts)
+        ]
+        shape = [count if line in (None, axis) else 1 for axis, count in enumerate(counts)]
+        keys = [
+            tuple(k if line in (None, axis) else counts[axis] // 2 for axis, k in enumerate(key))
+            for key in np.ndindex(*shape)
+        ]
+        finest = [tuple(axes[a][1][k[a]] for a in range(rank)) for k in keys]
+        missing = [i for i, key in enumerate(finest) if key not in known]
+        if missing:
+            points = np.array([[axes[a][0][keys[i][a]] for a in range(rank)] for i in missing])
+            computed = scipy.linalg.expm(at(points))[:, :keep_rows]
+            for i, exponential in zip(missing, computed, strict=True):
+                known[finest[i]] = exponential
+        stack = np.stack([known[key] for key in finest])
+        return [axis[0] for axis in axes], stack.reshape(*shape, *stack.shape[1:])
+
+    def resolved(values: FloatArray, axis: int) -> bool:
+        return _tail(values, axis) <= TAIL_TOLERANCE * float(np.abs(values).max())
+
+    counts = [_LEVELS[0] if high[axis] > low[axis] else 1 for axis in range(rank)]
+    for axis in range(rank):
+        while counts[axis] > 1:
+            if int(np.prod(counts)) >= groups // 2:  # the grid alone would not pay
+                return None
+            if resolved(exponentials(counts, axis)[1], axis):
+                break
+            level = _LEVELS.index(counts[axis]) + 1
+            if level == len(_LEVELS):
+                return None
+            counts[axis] = _LEVELS[level]
+    while True:  # the full grid; refined further only if an axis is not resolved off its line
+        if int(np.prod(counts)) >= groups // 2:
+            return None
+        nodes, values = exponentials(counts)
+        unresolved = [a for a in range(rank) if counts[a] > 1 and not resolved(values, a)]
+        if not unresolved:
+            return nodes, values
+        for axis in unresolved:
+            level = _LEVELS.index(counts[axis]) + 1
+            if level == len(_LEVELS):
+                return None
+            counts[axis] = _LEVELS[level]
+
+
+def _tail(values: FloatArray, axis: int) -> float:
+    """Largest of the last two Chebyshev coefficients along ``axis`` of values sampled at
+    Chebyshev-Lobatto nodes (DCT-I)."""
+    count = values.shape[axis]
+    coefficients = scipy.fft.dct(values, type=1, axis=axis) / (count - 1)
+    last = np.take(coefficients, [count - 2, count - 1], axis=axis)
+    return float(np.abs(last).max())
+
+
+def _tensor_weights(nodes: list[FloatArray], theta: FloatArray) -> FloatArray:
+    """Interpolation weights ``(g, prod(counts))`` of the tensor grid at the points ``theta``
+    (barycentric Lagrange basis per axis, multiplied out in grid order)."""
+    weights = np.ones((theta.shape[0], 1))
+    for axis, axis_nodes in enumerate(nodes):
+        if axis_nodes.size == 1:
+            basis = np.ones((theta.shape[0], 1))
+        else:
+            interpolator = BarycentricInterpolator(axis_nodes, np.eye(axis_nodes.size))
+            basis = np.asarray(interpolator(theta[:, axis]))
+        weights = (weights[:, :, None] * basis[:, None, :]).reshape(theta.shape[0], -1)
+    return weights
