@@ -137,3 +137,24 @@ def test_events_fire_at_their_step_boundary() -> None:
     trajectory = simulate(twin, 200.0, 10.0, events, Commands(inflow_l_min=1.0))
     dosed_at = trajectory.time_s[np.argmax(trajectory.fraction_remaining[:, 0, 0] > 0)]
     assert dosed_at == 100.0
+
+
+@pytest.mark.parametrize("duplicate", ["deepcopy", "pickle"])
+def test_a_copied_twin_steps_like_the_original(patient: Patient, duplicate: str) -> None:
+    # the fault campaign forks runs by deep copy; worker processes receive twins by pickle
+    import copy
+    import pickle
+
+    twin = Twin.create(patient, ["MMC"])
+    twin.apply_event(Event(0.0, "fill", 2.0, "abdomen", temperature_c=42.0))
+    twin.apply_event(Event(0.0, "dose", 50.0, "reservoir", drug="MMC"))
+    commands = Commands(heater_power_w=1500.0, inflow_l_min=1.5)
+    for _ in range(3):
+        twin.step(commands, 1.0)  # an odd number of steps: the step buffers are swapped
+    fork = copy.deepcopy(twin) if duplicate == "deepcopy" else pickle.loads(pickle.dumps(twin))
+    for _ in range(20):
+        twin.step(commands, 1.0)
+        fork.step(commands, 1.0)
+    assert twin.thermal[0, 0] != 0.0
+    np.testing.assert_array_equal(fork.thermal, twin.thermal)
+    np.testing.assert_array_equal(fork.drug, twin.drug)

@@ -149,10 +149,7 @@ class Twin:
         self._drug_buffers = [np.zeros((n, d, model.drug_layout.size)) for _ in range(2)]
         self._input_columns = (size + INPUT_HEATER, size + INPUT_COOLING)
         # one patient, one drug: the 1-D views a step uses, per buffer (swapped with the buffers)
-        self._single_rows = [
-            (thermal[0], thermal[0, :size], drug[0, 0])
-            for thermal, drug in zip(self._thermal_buffers, self._drug_buffers, strict=True)
-        ]
+        self._single_rows = self._buffer_views()
         self._single = n == 1
         self._exact = integrator == "exact"
         self._open = model.technique == "open"
@@ -178,6 +175,23 @@ class Twin:
         self._last_propagators: tuple[int, bytes, float, _Propagators] | None = None
         self._set_initial_temperatures()
         self._initial_ledger = self._thermal_invariant()
+
+    def _buffer_views(self) -> list[tuple[FloatArray, FloatArray, FloatArray]]:
+        size = self._thermal_size
+        return [
+            (thermal[0], thermal[0, :size], drug[0, 0])
+            for thermal, drug in zip(self._thermal_buffers, self._drug_buffers, strict=True)
+        ]
+
+    def __getstate__(self) -> dict[str, object]:
+        # a copy or a pickle turns views into separate arrays: rebuild them from the buffers
+        state = self.__dict__.copy()
+        del state["_single_rows"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._single_rows = self._buffer_views()
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -308,7 +308,6 @@ class PerfusionRunner:
         self._wall_s = 0.0
         self._blocked_since_s: float | None = None
         self._external_conditions: dict[tuple[str, str], AlarmCondition] = {}
-        self._conditions_lock = threading.Lock()
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -419,12 +418,12 @@ class PerfusionRunner:
     def report_condition(self, condition: AlarmCondition) -> None:
         """Hold an alarm condition from outside the loop (a failed recorder, say) from the next
         tick until :meth:`clear_condition`; any thread may call it."""
-        with self._conditions_lock:
+        with self._lock:
             self._external_conditions[condition.key] = condition
 
     def clear_condition(self, code: str, source: str = "") -> None:
         """End a condition held by :meth:`report_condition`."""
-        with self._conditions_lock:
+        with self._lock:
             self._external_conditions.pop((code, source), None)
 
     # -- the loop -------------------------------------------------------------------------------
@@ -574,7 +573,7 @@ class PerfusionRunner:
             *tick.conditions,
             *fallback_conditions(heater),
         ]
-        with self._conditions_lock:
+        with self._lock:
             conditions += self._external_conditions.values()
         events += heater.events
         events += self.alarms.update(reading.time_s, conditions)
