@@ -213,3 +213,41 @@ def test_heater_off_without_flow_and_bumpless_fallback_to_pid() -> None:
     )
     # the flow reading is lost: the last flow keeps the model running, no jump in power
     assert abs(lost_flow.heater_power_w - before) < 300.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    mean=st.floats(36.0, 43.0),
+    drop=st.floats(0.05, 3.0),
+    inflow_now=st.floats(37.0, 45.0),
+    limit=st.floats(40.0, 44.0),
+    technique=st.sampled_from(["open", "closed"]),
+)
+def test_inflow_limit_puts_the_hottest_region_at_the_limit(
+    mean: float, drop: float, inflow_now: float, limit: float, technique: str
+) -> None:
+    """At the returned inflow the estimated hottest region is at the limit, and the answer
+    does not depend on the inflow read now (only on the probes)."""
+    estimator = RegionEstimator.for_technique(technique)
+    shape = np.asarray(estimator.shape)
+    probes = [0, 6, 3]
+    values = [float(mean + shape[r] * drop) for r in probes]
+    bound = estimator.inflow_limit_c(values, probes, limit, inflow_now)
+    assert bound == pytest.approx(estimator.inflow_limit_c(values, probes, limit, 40.0))
+    if not math.isfinite(bound):
+        return
+    at_bound = estimator.estimate(values, probes, bound)
+    assert at_bound is not None
+    assert at_bound.hottest_c == pytest.approx(limit, abs=1e-6)
+    above = estimator.estimate(values, probes, bound + 0.1)
+    assert above is not None and above.hottest_c > limit
+
+
+def test_inflow_limit_without_probes_or_inflow_and_spread() -> None:
+    estimator = RegionEstimator.for_technique("closed")
+    assert math.isnan(estimator.inflow_limit_c([math.nan] * 3, [0, 6, 3], 43.0, 42.0))
+    assert math.isnan(estimator.inflow_limit_c([41.0] * 3, [0, 6, 3], 43.0, math.nan))
+    assert math.isfinite(estimator.inflow_limit_reading_c(reading(), 43.0))
+    coolest, hottest = estimator.spread_c(1.0)
+    assert (coolest, hottest) == (min(REGION_SHAPE["closed"]), max(REGION_SHAPE["closed"]))
+    assert estimator.spread_c(-1.0) == (-hottest, -coolest)

@@ -9,14 +9,19 @@ import pytest
 from control_helpers import dutch_plan, reading
 
 from hipec.control.procedure import (
+    COVERAGE_FLOW_L_PER_MIN,
+    PRACTICE_FLOW_RANGE_L_PER_MIN,
     TRANSITIONS,
     Phase,
     Procedure,
     ProcedureConfig,
     ProcedureTick,
     TransitionRefusedError,
+    perfusion_flow_l_per_min,
 )
 from hipec.devices.base import Reading
+from hipec.errors import InvalidInputError
+from hipec.protocols import get_regimen, plan_perfusion
 
 ORDER = ["setup", "prime", "fill", "heat", "perfuse", "drain", "rinse", "complete"]
 FAST = ProcedureConfig(prime_s=10.0, rinse_s=20.0, at_target_hold_s=5.0, fill_volume_l=1.0)
@@ -77,7 +82,10 @@ def test_setpoints_per_phase() -> None:
     assert not seen["setup"].temperature.heating and seen["setup"].flow.mode == "stop"
     assert seen["prime"].temperature.target_c == 39.0 and seen["prime"].flow.mode == "circulate"
     assert seen["fill"].temperature.target_c == 40.0 and seen["fill"].flow.mode == "fill"
+    # only heat and perfuse hold the regimen's temperature (the coverage controller's band)
+    assert not seen["prime"].temperature.therapeutic and not seen["fill"].temperature.therapeutic
     for phase in ("heat", "perfuse"):
+        assert seen[phase].temperature.therapeutic
         assert seen[phase].temperature.target_c == plan.target_temperature_c
         assert seen[phase].temperature.heating and seen[phase].flow.mode == "circulate"
         assert seen[phase].flow.rate_l_per_min == 1.5  # no regimen flow: the default
@@ -281,3 +289,45 @@ def test_drain_times_out() -> None:
     procedure._progress.filled_l = 100.0
     ticks = run(procedure, 0.0, 32, outflow_l_per_min=0.0)
     assert phase_events(ticks) == ["rinse"]
+
+
+@pytest.mark.parametrize(
+    ("regimen", "policy", "expected"),
+    [
+        ("aspsm-mmc", "regimen", 1.5),  # no regimen flow: the default
+        ("aspsm-mmc", "upper", 1.5),
+        ("aspsm-mmc", "coverage", COVERAGE_FLOW_L_PER_MIN),
+        ("elias-oxaliplatin", "regimen", 2.0),  # the regimen's 2 L/min is never overridden
+        ("elias-oxaliplatin", "upper", 2.0),
+        ("elias-oxaliplatin", "coverage", 2.0),
+    ],
+)
+def test_flow_policies(regimen: str, policy: str, expected: float) -> None:
+    plan = plan_perfusion(get_regimen(regimen), height_cm=170, weight_kg=70)
+    config = replace(FAST, flow_policy=policy)  # type: ignore[arg-type]
+    assert perfusion_flow_l_per_min(plan, config) == expected
+    procedure = Procedure(plan, config)
+    assert procedure.perfusion_flow_l_per_min == expected
+    # an explicit flow wins over every policy
+    assert perfusion_flow_l_per_min(plan, replace(config, perfusion_flow_l_per_min=1.2)) == 1.2
+
+
+def test_upper_policy_takes_the_top_of_a_regimen_range() -> None:
+    plan = replace(
+        plan_perfusion(get_regimen("aspsm-mmc"), height_cm=170, weight_kg=70),
+        flow_l_per_min=(1.0, 2.0),
+    )
+    assert perfusion_flow_l_per_min(plan, FAST) == 1.5
+    assert perfusion_flow_l_per_min(plan, replace(FAST, flow_policy="upper")) == 2.0
+    assert perfusion_flow_l_per_min(plan, replace(FAST, flow_policy="coverage")) == 2.0
+
+
+def test_flow_policy_settings_are_checked() -> None:
+    low, high = PRACTICE_FLOW_RANGE_L_PER_MIN
+    assert low <= COVERAGE_FLOW_L_PER_MIN <= high
+    with pytest.raises(InvalidInputError):
+        ProcedureConfig(flow_policy="fastest")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        ProcedureConfig(coverage_flow_l_per_min=high + 0.5)
+    with pytest.raises(InvalidInputError):
+        ProcedureConfig(default_perfusion_flow_l_per_min=math.nan)

@@ -7,19 +7,26 @@ import itertools
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from control_helpers import dutch_plan, reading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hipec.control import CONTROLLERS, make_temperature_controller
+from hipec.control.estimator import REGION_SHAPE
 from hipec.control.temperature import (
     CascadeConfig,
     CascadeController,
+    CoverageConfig,
+    CoverageController,
     SingleLoopPid,
+    TemperatureController,
     TemperatureSetpoints,
     fallback_conditions,
 )
 from hipec.devices.base import Reading
+from hipec.errors import InvalidInputError
 
 ABDOMEN = TemperatureSetpoints(
     target_c=42.0, target_site="intra_abdominal", max_inflow_c=44.0, max_region_c=43.5
@@ -151,7 +158,7 @@ def test_never_passes_nan_to_the_heater(
     setpoints = replace(ABDOMEN, target_site=site)  # type: ignore[arg-type]
     sample = reading(inflow_c=inflow, outflow_c=outflow, reservoir_c=reservoir,
                      cavity_c=cavity, inflow_l_per_min=flow)  # fmt: skip
-    for controller in (CascadeController(), SingleLoopPid()):
+    for controller in (CascadeController(), SingleLoopPid(), CoverageController()):
         for t in range(3):
             demand = controller.update(replace(sample, time_s=float(t)), setpoints, 1.0)
             assert math.isfinite(demand.heater_power_w)
@@ -265,3 +272,162 @@ def test_cascade_reaches_the_target_at_both_flows_within_limits(flow: float) -> 
     assert max(s.max_cavity_c for s in samples) < ABDOMEN.max_region_c
     coolest = [min(s.cavity_c) for s in samples[-300:]]
     assert min(coolest) == pytest.approx(ABDOMEN.target_c, abs=0.3)
+
+
+# -- coverage: all 13 regions in the band -------------------------------------------------------
+
+COVER = TemperatureSetpoints(
+    target_c=42.0, target_site="inflow", max_inflow_c=44.0, max_region_c=43.5, technique="closed"
+)
+
+
+def run_region_plant(
+    controller: TemperatureController,
+    setpoints: TemperatureSetpoints,
+    minutes: float,
+    *,
+    flow_l_per_min: float = 1.5,
+    volume_l: float = 3.0,
+    shape_scale: float = 1.0,
+    probe_offsets_c: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    noise_sd_c: float = 0.0,
+) -> tuple[list[Reading], list[np.ndarray]]:
+    """The heater and inflow of :func:`run_plant`; an abdomen of ``volume_l`` whose mean ``m``
+    loses 20 W/K to a 37 C body, and whose 13 regions settle (60 s lag: a region mixes with
+    the flow it receives) at ``m + shape_scale * s_i (T_in - m)`` (the estimator's closed shape,
+    or a wider one); probes in regions 0, 6 and 3 with
+    calibration offsets and Gaussian noise. Returns the readings and the true regions."""
+    rng = np.random.default_rng(7)
+    shape = np.asarray(REGION_SHAPE["open" if setpoints.technique == "open" else "closed"])
+    rho_c = 4150.0
+    element, inflow, abdomen, power = 37.0, 37.0, 37.0, 0.0
+    regions: np.ndarray | None = None
+    samples, truths = [], []
+    for t in range(int(minutes * 60)):
+        q = flow_l_per_min / 60.0
+        element += (power - 300.0 * (element - abdomen)) / 3000.0
+        inflow += (abdomen + 300.0 * (element - abdomen) / (rho_c * q) - inflow) * 0.2
+        inflow = min(inflow, element)
+        abdomen += (q * rho_c * (inflow - abdomen) - 20.0 * (abdomen - 37.0)) / (volume_l * rho_c)
+        steady = abdomen + shape_scale * shape * (inflow - abdomen)
+        regions = steady if regions is None else regions + (steady - regions) / 60.0
+        probes = tuple(
+            float(regions[r] + offset + rng.normal(0.0, noise_sd_c)) if noise_sd_c else
+            float(regions[r] + offset)
+            for r, offset in zip((0, 6, 3), probe_offsets_c, strict=True)
+        )  # fmt: skip
+        sample = reading(
+            time_s=float(t),
+            inflow_c=inflow,
+            outflow_c=abdomen,
+            reservoir_c=abdomen,
+            cavity_c=probes,
+            inflow_l_per_min=flow_l_per_min,
+            outflow_l_per_min=flow_l_per_min,
+            heater_power_w=power,
+        )
+        samples.append(sample)
+        truths.append(regions)
+        power = controller.update(sample, setpoints, 1.0).heater_power_w
+    return samples, truths
+
+
+def test_coverage_is_registered_and_built_by_name() -> None:
+    assert CONTROLLERS["coverage"] is CoverageController
+    for name in CONTROLLERS:
+        controller = make_temperature_controller(name, 2000.0)
+        assert controller.name == name
+    assert isinstance(controller, CoverageController)
+    assert controller.config.max_heater_power_w == 2000.0
+    with pytest.raises(InvalidInputError):
+        make_temperature_controller("bang-bang", 2000.0)
+    with pytest.raises(InvalidInputError):
+        CoverageConfig(band_low_c=43.0)
+
+
+@pytest.mark.parametrize("technique", ["closed", "open"])
+@pytest.mark.parametrize(
+    ("flow", "volume"), [(1.5, 2.0), (1.5, 6.0), (2.5, 2.0), (2.5, 6.0)], ids=str
+)
+def test_coverage_centres_the_regions_in_the_band(
+    flow: float, volume: float, technique: str
+) -> None:
+    """Small (2 L) and large (6 L) abdomen, regimen (1.5) and coverage (2.5 L/min) flow, closed
+    and open: every region ends inside 41-43 C, where holding the inflow at 42 C leaves the far
+    ones out."""
+    setpoints = replace(COVER, technique=technique)
+    _, regions = run_region_plant(
+        CoverageController(), setpoints, 40.0, flow_l_per_min=flow, volume_l=volume
+    )
+    late = np.array(regions[-300:])
+    assert late.min() > 41.0 and late.max() < 43.0
+    midpoint = (late.min(axis=1) + late.max(axis=1)) / 2.0
+    assert midpoint.mean() == pytest.approx(42.0, abs=0.25)
+    # the cascade holds the inflow at the target: at 1.5 L/min the far regions stay below the
+    # band; at 2.5 L/min the spread narrows and they scrape in, less centred than the coverage's
+    _, cascade = run_region_plant(
+        CascadeController(), setpoints, 40.0, flow_l_per_min=flow, volume_l=volume
+    )
+    if flow < 2.0:
+        assert np.array(cascade[-300:]).min() < 41.0
+    assert np.array(cascade[-300:]).min() < late.min()
+
+
+@pytest.mark.parametrize(
+    ("offsets", "scale"),
+    [
+        ((0.0, 0.0, 0.0), 1.3),  # the real spread 30 % wider than the estimator's
+        ((0.3, 0.3, 0.3), 1.0),  # every probe reads 0.3 K high
+        ((-0.3, -0.3, -0.3), 1.0),  # every probe reads 0.3 K low
+        ((-0.3, -0.3, 0.3), 1.2),  # the hot probe high, the far ones low, wider spread
+    ],
+)
+def test_coverage_stays_within_the_limits_with_bad_probes(
+    offsets: tuple[float, float, float], scale: float
+) -> None:
+    """Noisy (0.03 K, the simulated machine's), offset probes and a wrong region shape: the
+    inflow never above the regimen's limit, no probe reading at the supervisor's trip point
+    (region limit - 0.3 K), no region above the region limit, and the regions still end in the
+    band. The inner loop is the PID here: the predictive one carries the twin's circuit model,
+    not this plant's (on the twin: test_closed_loop_twin)."""
+    samples, regions = run_region_plant(
+        CoverageController(CoverageConfig(inner_mode="pid")),
+        COVER,
+        45.0,
+        probe_offsets_c=offsets,
+        noise_sd_c=0.03,
+        shape_scale=scale,
+    )
+    assert max(s.inflow_c for s in samples) < COVER.max_inflow_c
+    assert max(s.max_cavity_c for s in samples) < COVER.max_region_c - 0.3
+    assert np.array(regions).max() < COVER.max_region_c
+    late = np.array(regions[-300:])
+    assert late.min() > 41.0 and late.max() < 43.0
+
+
+def test_coverage_keeps_the_regimen_target_outside_the_band_and_the_phases() -> None:
+    """Prime / fill (not therapeutic) and a 40 C regimen: the cascade's setpoints exactly."""
+    for setpoints in (replace(COVER, therapeutic=False, target_c=39.0),
+                      replace(COVER, target_c=40.0)):  # fmt: skip
+        coverage, cascade = CoverageController(), CascadeController()
+        for t in range(120):
+            sample = reading(time_s=float(t), inflow_c=38.0 + t / 60.0)
+            ours = coverage.update(sample, setpoints, 1.0)
+            theirs = cascade.update(sample, setpoints, 1.0)
+            assert ours.inflow_setpoint_c == pytest.approx(theirs.inflow_setpoint_c)
+            assert ours.fallback is None
+
+
+def test_coverage_falls_back_to_the_regimen_target_without_probes() -> None:
+    controller = CoverageController()
+    controller.update(reading(time_s=0.0), COVER, 1.0)
+    demand = controller.update(reading(time_s=1.0, cavity_c=(math.nan,) * 3), COVER, 1.0)
+    assert demand.fallback is not None and demand.events[0].code == "regions_unknown"
+    # the cascade's clamp (region limit - 0.5) is back: the inflow alone guards the regions
+    assert controller.setpoint_ceiling_c(COVER) == pytest.approx(43.0)
+    for t in range(2, 200):
+        demand = controller.update(reading(time_s=float(t), cavity_c=(math.nan,) * 3), COVER, 1.0)
+        assert demand.inflow_setpoint_c <= COVER.target_c + 1e-9
+    recovered = controller.update(reading(time_s=200.0), COVER, 1.0)
+    assert recovered.fallback is None and recovered.events[0].code == "none"
+    assert controller.setpoint_ceiling_c(COVER) == pytest.approx(43.5)

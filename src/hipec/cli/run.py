@@ -303,8 +303,21 @@ def run(
     ] = None,
     fast: Annotated[bool, typer.Option("--fast", help="Run as fast as possible.")] = False,
     controller: Annotated[
-        str, typer.Option("--controller", help="Temperature controller: pid or cascade.")
+        str,
+        typer.Option(
+            "--controller",
+            help="Temperature controller: cascade (the regimen's target site), pid (the "
+            "baseline) or coverage (all 13 regions in 41-43 C).",
+        ),
     ] = "cascade",
+    flow_policy: Annotated[
+        str,
+        typer.Option(
+            "--flow-policy",
+            help="Perfusion flow: regimen (the middle of its range, else 1.5 L/min), upper (the "
+            "top of its range) or coverage (the top of its range, else 2.5 L/min).",
+        ),
+    ] = "regimen",
     fault: Annotated[
         list[str] | None,
         typer.Option(
@@ -350,7 +363,10 @@ def run(
     from hipec.runner import RunConfig
 
     config = RunConfig(
-        controller=controller, speed=None if fast else (speed or 1.0), control_period_s=period_s
+        controller=controller,
+        speed=None if fast else (speed or 1.0),
+        control_period_s=period_s,
+        flow_policy=flow_policy,  # type: ignore[arg-type]  # checked by RunConfig
     )
     engine: Engine | None = None
     record: _Case | None = None

@@ -1,4 +1,5 @@
-"""``hipec simulate``: one unattended perfusion on the digital twin with the cascade controller."""
+"""``hipec simulate``: one unattended perfusion on the digital twin (cascade controller unless
+chosen otherwise)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,21 @@ def simulate(
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Write a PNG figure of the run to this file.")
     ] = None,
+    controller: Annotated[
+        str,
+        typer.Option(
+            "--controller",
+            help="Temperature controller: cascade, pid (the baseline) or coverage (all 13 "
+            "regions in 41-43 C).",
+        ),
+    ] = "cascade",
+    flow_policy: Annotated[
+        str,
+        typer.Option(
+            "--flow-policy",
+            help="Perfusion flow when --flow-l-min is not given: regimen, upper or coverage.",
+        ),
+    ] = "regimen",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sensor noise.")] = 0,
     period_s: Annotated[
         float | None,
@@ -45,9 +61,13 @@ def simulate(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Simulate one perfusion (cascade controller, unattended, as fast as possible)."""
+    """Simulate one perfusion (unattended, as fast as possible)."""
     if technique is not None and technique not in ("open", "closed"):
         raise InvalidInputError("technique", f"must be open or closed, got {technique!r}")
+    if inflow_c is not None and controller == "coverage":
+        raise InvalidInputError(
+            "controller", "coverage sets the inflow itself: give --inflow-c with cascade or pid"
+        )
     if plot is not None and plot.suffix.lower() != ".png":
         raise InvalidInputError("plot", f"must be a .png file, got {str(plot)!r}")
     from hipec.runner import RunConfig, simulated_run, simulation_plan, simulation_report
@@ -59,9 +79,10 @@ def simulate(
     )
     plan = simulation_plan(plan, inflow_c=inflow_c, duration_min=duration_min)
     config = RunConfig(
-        controller="cascade",
+        controller=controller,
         speed=None,
         perfusion_flow_l_per_min=flow_l_min,
+        flow_policy=flow_policy,  # type: ignore[arg-type]  # checked by RunConfig
         control_period_s=period_s,
     )
     result = simulated_run(plan, config, seed=seed).run()

@@ -61,6 +61,8 @@ from hipec.control.supervisor import (
 from hipec.control.temperature import (
     CascadeConfig,
     CascadeController,
+    CoverageConfig,
+    CoverageController,
     HeaterDemand,
     SingleLoopConfig,
     SingleLoopPid,
@@ -68,12 +70,35 @@ from hipec.control.temperature import (
     TemperatureSetpoints,
     fallback_conditions,
 )
+from hipec.errors import InvalidInputError
 
-#: Temperature controllers by the name ``--controller`` accepts.
+#: Temperature controllers by the name ``--controller`` accepts; each class builds its default
+#: with ``for_heater(max_heater_power_w)``. ``coverage`` is an explicit choice: it aims all 13
+#: regions at the therapeutic band rather than the regimen's target at its site.
 CONTROLLERS: dict[str, type[SingleLoopPid] | type[CascadeController]] = {
     SingleLoopPid.name: SingleLoopPid,
     CascadeController.name: CascadeController,
+    CoverageController.name: CoverageController,
 }
+
+
+def make_temperature_controller(name: str, max_heater_power_w: float) -> TemperatureController:
+    """The controller registered as ``name`` with its defaults, for a heater of
+    ``max_heater_power_w`` [W].
+
+    Raises
+    ------
+    InvalidInputError
+        (field ``controller``) for a name not in :data:`CONTROLLERS`.
+    """
+    try:
+        factory = CONTROLLERS[name]
+    except KeyError:
+        raise InvalidInputError(
+            "controller", f"must be one of {', '.join(CONTROLLERS)}, got {name!r}"
+        ) from None
+    return factory.for_heater(max_heater_power_w)
+
 
 __all__ = [
     "ABSOLUTE_MAX_REGION_C",
@@ -96,6 +121,8 @@ __all__ = [
     "CascadeConfig",
     "CascadeController",
     "CheckSpec",
+    "CoverageConfig",
+    "CoverageController",
     "DoseRecord",
     "Event",
     "EventKind",
@@ -124,4 +151,5 @@ __all__ = [
     "TransitionRefusedError",
     "compose_command",
     "fallback_conditions",
+    "make_temperature_controller",
 ]

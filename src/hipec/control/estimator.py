@@ -366,3 +366,52 @@ class RegionEstimator:
     def estimate_reading(self, reading: Reading) -> RegionEstimate | None:
         """:meth:`estimate` from a reading."""
         return self.estimate(reading.cavity_c, reading.cavity_probe_regions, reading.inflow_c)
+
+    def spread_c(self, drop_k: float) -> tuple[float, float]:
+        """Coolest and hottest region relative to the mean at an inflow-to-mean drop ``d`` [K]:
+        ``(min_i s_i d, max_i s_i d)`` [K]."""
+        offsets = np.asarray(self.shape) * drop_k
+        return float(offsets.min()), float(offsets.max())
+
+    def inflow_limit_c(
+        self,
+        probes_c: Sequence[float],
+        probe_regions: Sequence[int],
+        limit_c: float,
+        inflow_c: float,
+    ) -> float:
+        """Highest inflow temperature [C] at which no estimated region exceeds ``limit_c``, the
+        probes as read (``nan`` without a finite probe or inflow; ``-inf`` if no inflow keeps
+        every region at or below it).
+
+        With the probes fixed, each estimated region is affine in the inflow,
+        ``T_i(T_in) = a_i + b_i T_in`` (``m`` is linear in ``T_in``, see the module docstring;
+        ``b_i < 0`` for far regions: a hotter inflow with the same probe readings means a hotter
+        mean and a steeper spread), so the limit is ``min over b_i > 0 of (limit - a_i) / b_i``
+        provided it is not below ``max over b_i < 0`` of the same. It depends on the probes
+        only, not on the inflow now: a controller bounded by it does not chase the inflow
+        measurement."""
+        if not math.isfinite(inflow_c):
+            return math.nan
+        here = self.estimate(probes_c, probe_regions, inflow_c)
+        above = self.estimate(probes_c, probe_regions, inflow_c + 1.0)
+        if here is None or above is None:
+            return math.nan
+        now = np.asarray(here.regions_c)
+        slope = np.asarray(above.regions_c) - now
+        rising, falling = slope > 1e-9, slope < -1e-9
+        flat = ~(rising | falling)
+        # the inflows at which every region is at or below the limit form an interval:
+        # rising regions bound it from above, falling ones (far regions) from below
+        crossing = inflow_c + (limit_c - now) / np.where(flat, 1.0, slope)
+        upper = float(crossing[rising].min()) if rising.any() else math.inf
+        lower = float(crossing[falling].max()) if falling.any() else -math.inf
+        if np.any(now[flat] > limit_c) or lower > upper:
+            return -math.inf
+        return upper
+
+    def inflow_limit_reading_c(self, reading: Reading, limit_c: float) -> float:
+        """:meth:`inflow_limit_c` from a reading."""
+        return self.inflow_limit_c(
+            reading.cavity_c, reading.cavity_probe_regions, limit_c, reading.inflow_c
+        )

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Literal
 
 from hipec.control.alarms import AlarmCondition
 from hipec.control.events import Event, EventKind
@@ -43,6 +44,25 @@ from hipec.control.temperature import CavityAggregate, TemperatureSetpoints
 from hipec.devices.base import Reading
 from hipec.errors import InvalidInputError
 from hipec.protocols.plan import PerfusionPlan
+
+FlowPolicy = Literal["regimen", "upper", "coverage"]
+FLOW_POLICIES: tuple[FlowPolicy, ...] = ("regimen", "upper", "coverage")
+
+#: Perfusion flows in published practice [L/min]: "around 1-2 L/min" (Elias, Ann Oncol 2002;13:267,
+#: open, 2 L/min), and flows of 2.35 L/min and above in the Hendrix cohort (Ann Surg Oncol 2020,
+#: 135 patients, fewer reached a core >= 39.5 C at those flows). The upper bound of 2.5 L/min
+#: rests on Hendrix and is [verify]: confirm against the primary paper before clinical use.
+#: Why higher flow covers the abdomen better: Furman et al., "Higher flow rates improve heating
+#: during hyperthermic intraperitoneal chemoperfusion" (New England Surgical Society 2011, abstract
+#: P15; swine and 20 clinical HIPECs: higher flow, higher intraperitoneal temperatures sooner)
+#: [verify: conference abstract].
+PRACTICE_FLOW_RANGE_L_PER_MIN = (1.0, 2.5)
+
+#: The ``"coverage"`` flow policy's rate when the regimen gives none [L/min]: the top of
+#: :data:`PRACTICE_FLOW_RANGE_L_PER_MIN` ([verify], as above). On the twin it narrows the spread of
+#: the 13 regions from about 1.5 K (closed, 1.5 L/min) to about 1.0 K, inside the 2 K band
+#: (``benchmarks/control.py`` prints the steady spreads).
+COVERAGE_FLOW_L_PER_MIN = 2.5
 
 
 class Phase(StrEnum):
@@ -98,10 +118,19 @@ class ProcedureConfig:
     prime_flow_l_per_min, fill_flow_l_per_min, drain_flow_l_per_min, rinse_flow_l_per_min
         Pump rates in those phases [L/min].
     perfusion_flow_l_per_min
-        Circulation rate during heat and perfuse [L/min]; None: the middle of the regimen's range,
-        or ``default_perfusion_flow_l_per_min``.
+        Circulation rate during heat and perfuse [L/min]; None: chosen by ``flow_policy``.
+    flow_policy
+        How the circulation rate is chosen when ``perfusion_flow_l_per_min`` is None (see
+        :func:`perfusion_flow_l_per_min`): ``"regimen"`` (default) the middle of the regimen's
+        range, else ``default_perfusion_flow_l_per_min``; ``"upper"`` the top of the regimen's
+        range, else the default; ``"coverage"`` the top of the regimen's range, else
+        ``coverage_flow_l_per_min`` (a higher flow narrows the spread of the 13 regions so that
+        all fit the 41-43 C band; an explicit choice, never the default).
     default_perfusion_flow_l_per_min
         Used when the regimen gives no flow [L/min] (perfusion practice: about 1-2 L/min).
+    coverage_flow_l_per_min
+        The ``"coverage"`` policy's flow when the regimen gives none [L/min]; see
+        :data:`COVERAGE_FLOW_L_PER_MIN`.
     fill_volume_l
         Net volume to pump into the abdomen [L]; None: carrier volume minus ``circuit_volume_l``
         (at least ``min_fill_volume_l``).
@@ -129,7 +158,9 @@ class ProcedureConfig:
     drain_flow_l_per_min: float = 2.0
     rinse_flow_l_per_min: float = 1.0
     perfusion_flow_l_per_min: float | None = None
+    flow_policy: FlowPolicy = "regimen"
     default_perfusion_flow_l_per_min: float = 1.5
+    coverage_flow_l_per_min: float = COVERAGE_FLOW_L_PER_MIN
     fill_volume_l: float | None = None
     circuit_volume_l: float = 1.1
     min_fill_volume_l: float = 0.5
@@ -140,6 +171,37 @@ class ProcedureConfig:
     at_target_tolerance_k: float = 0.2
     at_target_hold_s: float = 30.0
     abdomen_measure: CavityAggregate = "mean"
+
+    def __post_init__(self) -> None:
+        if self.flow_policy not in FLOW_POLICIES:
+            raise InvalidInputError(
+                "flow_policy",
+                f"must be one of {', '.join(FLOW_POLICIES)}, got {self.flow_policy!r}",
+            )
+        low, high = PRACTICE_FLOW_RANGE_L_PER_MIN
+        for name in ("default_perfusion_flow_l_per_min", "coverage_flow_l_per_min"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and low <= value <= high):
+                raise InvalidInputError(
+                    name, f"must lie in published practice, {low:g}-{high:g} L/min, got {value!r}"
+                )
+
+
+def perfusion_flow_l_per_min(plan: PerfusionPlan, config: ProcedureConfig) -> float:
+    """Circulation rate during heat and perfuse [L/min] (see ``ProcedureConfig.flow_policy``).
+
+    An explicit ``config.perfusion_flow_l_per_min`` wins; otherwise the policy chooses from the
+    regimen's own range (``plan.flow_l_per_min``), which it never leaves: only when the regimen
+    gives no flow does the ``"coverage"`` policy use ``config.coverage_flow_l_per_min``.
+    """
+    if config.perfusion_flow_l_per_min is not None:
+        return config.perfusion_flow_l_per_min
+    if plan.flow_l_per_min is not None:
+        low, high = plan.flow_l_per_min
+        return (low + high) / 2.0 if config.flow_policy == "regimen" else high
+    if config.flow_policy == "coverage":
+        return config.coverage_flow_l_per_min
+    return config.default_perfusion_flow_l_per_min
 
 
 @dataclass(slots=True)
@@ -262,14 +324,8 @@ class Procedure:
 
     @property
     def perfusion_flow_l_per_min(self) -> float:
-        """Circulation rate during heat and perfuse [L/min]."""
-        cfg = self.config
-        if cfg.perfusion_flow_l_per_min is not None:
-            return cfg.perfusion_flow_l_per_min
-        if self.plan.flow_l_per_min is not None:
-            low, high = self.plan.flow_l_per_min
-            return (low + high) / 2.0
-        return cfg.default_perfusion_flow_l_per_min
+        """Circulation rate during heat and perfuse [L/min] (``ProcedureConfig.flow_policy``)."""
+        return perfusion_flow_l_per_min(self.plan, self.config)
 
     @property
     def fill_volume_l(self) -> float:
@@ -291,10 +347,20 @@ class Procedure:
         off = replace(at_target, heating=False)
         phase = self.phase
         if phase == Phase.PRIME:
-            temperature = replace(at_target, target_c=cfg.prime_temperature_c, target_site="inflow")
+            temperature = replace(
+                at_target,
+                target_c=cfg.prime_temperature_c,
+                target_site="inflow",
+                therapeutic=False,
+            )
             return PhaseSetpoints(temperature, FlowSetpoints("circulate", cfg.prime_flow_l_per_min))
         if phase == Phase.FILL:
-            temperature = replace(at_target, target_c=cfg.fill_temperature_c, target_site="inflow")
+            temperature = replace(
+                at_target,
+                target_c=cfg.fill_temperature_c,
+                target_site="inflow",
+                therapeutic=False,
+            )
             return PhaseSetpoints(temperature, FlowSetpoints("fill", cfg.fill_flow_l_per_min))
         if phase in (Phase.HEAT, Phase.PERFUSE):
             return PhaseSetpoints(

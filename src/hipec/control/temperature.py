@@ -1,4 +1,4 @@
-"""Temperature controllers: a single-loop PID baseline and a cascade.
+"""Temperature controllers: a single-loop PID baseline, a cascade, and a coverage cascade.
 
 Every controller has the same interface (:class:`TemperatureController`)::
 
@@ -40,6 +40,18 @@ Cascade (:class:`CascadeController`)
 - Heater off below ``min_heating_flow_l_per_min`` (no flow through the exchanger).
 - Regimens that target the inflow skip the outer loop (the setpoint is the target, still clamped and
   rate limited).
+
+Coverage (:class:`CoverageController`, ``"coverage"``: an explicit choice)
+------------------------------------------------------------------------
+The cascade with another outer loop: in heat and perfuse it aims all 13 regions (estimated from
+the probes and the inflow) at the therapeutic band 41-43 C, centred, instead of the regimen's
+target at its site, for every regimen whose target lies in the band (inflow targets included);
+the inflow may then exceed the region limit's clamp, bounded by the regimen's inflow limit, the
+inflow at which the estimated hottest region reaches the band's top less a margin, and a guard on
+the hottest probe reading below the supervisor's trip. Regimens that ask for less than the band
+(OVHIPEC-1, 40 C) keep the cascade. Where the spread of the regions is wider than the band at
+the regimen's flow the lever is the procedure's flow policy
+(:func:`hipec.control.procedure.perfusion_flow_l_per_min`), not this controller.
 
 Single loop (:class:`SingleLoopPid`, the baseline)
 -------------------------------------------------
@@ -99,6 +111,10 @@ class TemperatureSetpoints:
         False: heater off (drain, rinse, setup, complete).
     technique
         ``"open"`` or ``"closed"`` (laparoscopic: closed): the region estimator's shape.
+    therapeutic
+        True while the regimen's own temperature is held (heat and perfuse); False for the
+        moderate targets of prime and fill. Only the coverage controller looks at it: it aims
+        at the therapeutic band only in therapeutic phases.
     """
 
     target_c: float
@@ -107,6 +123,7 @@ class TemperatureSetpoints:
     max_region_c: float = 44.0
     heating: bool = True
     technique: str = "open"
+    therapeutic: bool = True
 
     @classmethod
     def from_plan(
@@ -253,6 +270,12 @@ class SingleLoopPid:
         self.config = config or SingleLoopConfig()
         self._pid = Pid(self.config.gains)
         self.reset()
+
+    @classmethod
+    def for_heater(cls, max_heater_power_w: float) -> SingleLoopPid:
+        """The default baseline for a heater of ``max_heater_power_w`` [W]."""
+        gains = SingleLoopConfig().gains
+        return cls(SingleLoopConfig(gains=replace(gains, output_max=max_heater_power_w)))
 
     def reset(self) -> None:
         """Forget all state."""
@@ -463,6 +486,11 @@ class CascadeController:
         }
         self.reset()
 
+    @classmethod
+    def for_heater(cls, max_heater_power_w: float) -> CascadeController:
+        """The default cascade for a heater of ``max_heater_power_w`` [W]."""
+        return cls(CascadeConfig(max_heater_power_w=max_heater_power_w))
+
     def reset(self) -> None:
         """Forget all state."""
         self._outer.reset()
@@ -474,6 +502,7 @@ class CascadeController:
         self._last_power_w = 0.0
         self._last_flow = math.nan
         self._drop_k = math.nan  # filtered inflow-to-abdomen drop [K]
+        self._outer_capped = False  # a subclass bound held the outer loop's setpoint back
         self._fallback = _FallbackTracker(self.name)
 
     # -- helpers --------------------------------------------------------------------------------
@@ -574,14 +603,9 @@ class CascadeController:
 
         if math.isnan(self._setpoint_c):
             self._setpoint_c = inflow  # bumpless start: ramp from the present inflow
-        reason: str | None = None
-        code: str | None = None
-        if setpoints.target_site == "inflow":
-            wanted, controlled_on, measured = target, "inflow", inflow
-        else:
-            wanted, controlled_on, measured, code, reason = self._outer_loop(
-                reading, setpoints, target, ceiling, dt_s
-            )
+        wanted, controlled_on, measured, code, reason = self._wanted_setpoint(
+            reading, setpoints, target, ceiling, dt_s
+        )
 
         # rate limit, then the absolute clamp (a lowered ceiling applies at once)
         step = cfg.setpoint_rate_k_per_min / 60.0 * dt_s
@@ -613,6 +637,21 @@ class CascadeController:
         self._inner_saturated = int(high) - int(low)
         events = self._fallback.note(now, code, reason)
         return HeaterDemand(power, self._setpoint_c, controlled_on, measured, reason, events)
+
+    def _wanted_setpoint(
+        self,
+        reading: Reading,
+        setpoints: TemperatureSetpoints,
+        target: float,
+        ceiling: float,
+        dt_s: float,
+    ) -> tuple[float, str, float, str | None, str | None]:
+        """The inflow setpoint wanted before rate limit and clamp, what was controlled, its value,
+        and the fallback code and reason (None if none): the target itself for inflow targets,
+        else the outer loop."""
+        if setpoints.target_site == "inflow":
+            return target, "inflow", reading.inflow_c, None, None
+        return self._outer_loop(reading, setpoints, target, ceiling, dt_s)
 
     def _predictive_power(
         self, reading: Reading, setpoint_c: float, ceiling_c: float, dt_s: float
@@ -709,6 +748,7 @@ class CascadeController:
             or (self._limiter_bound > 0 and error > 0)
             or (self._limiter_bound < 0 and error < 0)
             or (too_hot and error > 0)
+            or (self._outer_capped and error > 0)
         )
         if not self._outer.auto:
             # back from a fallback: track once so the loop resumes at the setpoint in use
@@ -743,6 +783,259 @@ class CascadeController:
         self._drop_k = math.nan
         self._inner_saturated = 0
         self._limiter_bound = 0
+
+
+# -- coverage -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageConfig(CascadeConfig):
+    """Settings of :class:`CoverageController`: the cascade's, plus the band and its guards.
+
+    Attributes
+    ----------
+    band_low_c
+        Bottom of the therapeutic band [C]; the top is ``band_high_c`` (41-43 C: the band the
+        control goal of issue 4 counts region-minutes in, and the "at least 42 C" of PSOGI 2022,
+        Ann Surg Oncol 2024;31:7090, with 1 K either side).
+    hot_margin_k
+        The estimated hottest region is kept this far below the lower of the band's top and the
+        regimen's region limit [K] (room for the estimate's error).
+    probe_guard_k
+        The hottest cavity probe *reading* is kept this far below the region limit [K]: the
+        supervisor trips ``SafetyLimits.region_trip_margin_k`` (0.3 K) below it, so 0.5 K leaves
+        0.2 K for probe noise (0.03 K sd on the simulated machine).
+    probe_guard_kp, probe_guard_ki_per_s
+        Above that the inflow setpoint is lowered by ``kp`` per kelvin of excess at once and by
+        an integral of ``ki`` per second per kelvin, held while needed [K/K], [1/s].
+    """
+
+    band_low_c: float = 41.0
+    hot_margin_k: float = 0.3
+    probe_guard_k: float = 0.5
+    probe_guard_kp: float = 3.0
+    probe_guard_ki_per_s: float = 0.03
+
+    def __post_init__(self) -> None:
+        CascadeConfig.__post_init__(self)
+        if not self.band_high_c - self.band_low_c > 0:
+            raise InvalidInputError(
+                "band_low_c",
+                f"must lie below band_high_c ({self.band_high_c!r}), got {self.band_low_c!r}",
+            )
+        guards = (self.hot_margin_k, self.probe_guard_k, self.probe_guard_kp)
+        if min(*guards, self.probe_guard_ki_per_s) < 0:
+            raise InvalidInputError(
+                "margins", "hot_margin_k, probe_guard_k and the probe guard gains must be >= 0"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageAim:
+    """What the coverage outer loop aims at for one set of setpoints [C].
+
+    Attributes
+    ----------
+    band_low_c, band_high_c
+        The band the 13 regions should lie in.
+    centre_c
+        Its centre: where the midpoint of the coolest and hottest region estimate is held.
+    hottest_limit_c
+        Highest estimated region allowed.
+    probe_limit_c
+        Highest cavity probe reading allowed.
+    """
+
+    band_low_c: float
+    band_high_c: float
+    centre_c: float
+    hottest_limit_c: float
+    probe_limit_c: float
+
+
+class CoverageController(CascadeController):
+    """The cascade whose outer loop keeps all 13 regions in the therapeutic band (41-43 C).
+
+    A perfusionist's aim is the whole abdomen in the band, not one probe at one number: far
+    regions run cooler than the inflow, so an inflow held at 42 C leaves them below 41 C. In the
+    therapeutic phases (heat, perfuse) the outer loop runs for every regimen, inflow targets
+    included, on the region estimate (:class:`~hipec.control.estimator.RegionEstimator`:
+    ``T_i = m + s_i d`` from the probes and the inflow, ``d`` the inflow-to-mean drop).
+
+    - Aim: the cascade's outer loop (PI on the estimated mean ``m`` with the filtered drop
+      ``d`` fed forward) holds ``m`` at the mean that centres the regions in the band
+      ``[B_lo, B_hi]`` at that drop::
+
+          m* = (B_lo + B_hi) / 2 - (min_i s_i d + max_i s_i d) / 2
+
+    - Bound: the inflow setpoint never exceeds the inflow at which the estimated hottest region
+      reaches ``H_max = min(B_hi, region limit) - hot_margin_k`` with the probes as read
+      (:meth:`~hipec.control.estimator.RegionEstimator.inflow_limit_c`; it depends on the probes,
+      not on the inflow, so it does not chase the inflow measurement; the outer integral holds
+      while it binds). A cap on ``m*`` instead would use the drop of the heat-up, twice the
+      resting one, and hold the abdomen back for minutes.
+    - Probe guard: while the hottest cavity probe *reading* is above ``region limit -
+      probe_guard_k`` (where the supervisor's trip would follow) the setpoint is trimmed down in
+      proportion, and an integral holds the trim (released when the probe is back below).
+    - The clamp is the regimen's inflow limit less ``inflow_margin_k`` (the cascade also clamps
+      at the region limit less ``region_margin_k``, which would keep the far regions out of the
+      band); the estimate and the probes guard the region limit instead. Rate limit, predictive
+      inner loop, heater-off rules and the cascade's hot-region backstop are the cascade's.
+
+    The band applies to regimens whose target lies in it (41.5-43 C in the library: the aim is
+    then the band, not the target at its site; PRODIGE 7's 43 C abdomen, which the open abdomen
+    cannot reach within the limits, becomes the band). A regimen that asks for less (OVHIPEC-1,
+    40 C) keeps the cascade on its own target: the coverage controller never heats beyond what
+    the regimen asks. Without a region estimate (no probe reads, or no inflow) and outside the
+    therapeutic phases it is the cascade on the regimen's own target and clamp; where the band
+    applies it says so (``control.fallback``).
+    """
+
+    name = "coverage"
+    config: CoverageConfig
+
+    def __init__(self, config: CoverageConfig | None = None) -> None:
+        self._covering = False
+        self._was_covering = False
+        self._aim: CoverageAim | None = None
+        self._probe_trim_k = 0.0
+        super().__init__(config or CoverageConfig())
+
+    @classmethod
+    def for_heater(cls, max_heater_power_w: float) -> CoverageController:
+        """The default coverage controller for a heater of ``max_heater_power_w`` [W]."""
+        return cls(CoverageConfig(max_heater_power_w=max_heater_power_w))
+
+    def reset(self) -> None:
+        """Forget all state."""
+        super().reset()
+        self._covering = False
+        self._was_covering = False
+        self._aim = None
+        self._probe_trim_k = 0.0
+
+    def aim(self, setpoints: TemperatureSetpoints) -> CoverageAim:
+        """The band, its centre and the hot limits for ``setpoints`` (see the class docstring)."""
+        cfg = self.config
+        low, high = cfg.band_low_c, cfg.band_high_c
+        return CoverageAim(
+            band_low_c=low,
+            band_high_c=high,
+            centre_c=(low + high) / 2.0,
+            hottest_limit_c=min(high, setpoints.max_region_c) - cfg.hot_margin_k,
+            probe_limit_c=setpoints.max_region_c - cfg.probe_guard_k,
+        )
+
+    def mean_target_c(self, aim: CoverageAim, drop_k: float, technique: str = "open") -> float:
+        """``m*`` [C]: the mean of the 13 regions that centres them in the band at the drop
+        ``drop_k`` [K]."""
+        coolest, hottest = self._regions[_estimator_key(technique)].spread_c(drop_k)
+        return aim.centre_c - (coolest + hottest) / 2.0
+
+    def covers(self, setpoints: TemperatureSetpoints) -> bool:
+        """The band applies: a therapeutic phase, heating, and the regimen's target in the band
+        (one that asks for less, such as OVHIPEC-1's 40 C, keeps its own target)."""
+        cfg = self.config
+        return (
+            setpoints.therapeutic
+            and setpoints.heating
+            and cfg.band_low_c - 1e-9 <= setpoints.target_c <= cfg.band_high_c + 1e-9
+        )
+
+    def setpoint_ceiling_c(self, setpoints: TemperatureSetpoints) -> float:
+        """Highest inflow setpoint allowed [C]: the regimen's inflow limit less
+        ``inflow_margin_k`` while the regions are covered (the estimate and the probes guard the
+        region limit), else the cascade's."""
+        if not self._covering:
+            return super().setpoint_ceiling_c(setpoints)
+        cfg = self.config
+        return max(cfg.min_inflow_setpoint_c, setpoints.max_inflow_c - cfg.inflow_margin_k)
+
+    def update(
+        self, reading: Reading, setpoints: TemperatureSetpoints, dt_s: float
+    ) -> HeaterDemand:
+        """One control step; see :class:`TemperatureController`."""
+        estimate = self.region_estimate(reading, setpoints.technique)
+        self._covering = (
+            self.covers(setpoints) and estimate is not None and math.isfinite(reading.inflow_c)
+        )
+        self._aim = self.aim(setpoints) if self._covering else None
+        return super().update(reading, setpoints, dt_s)
+
+    def _wanted_setpoint(
+        self,
+        reading: Reading,
+        setpoints: TemperatureSetpoints,
+        target: float,
+        ceiling: float,
+        dt_s: float,
+    ) -> tuple[float, str, float, str | None, str | None]:
+        cfg = self.config
+        aim = self._aim
+        estimate = self.region_estimate(reading, setpoints.technique)
+        if aim is None or estimate is None:
+            # the cascade on the regimen's own target and clamp
+            if self._was_covering:
+                self._outer.reset()
+                self._drop_k = math.nan
+                self._probe_trim_k = 0.0
+            self._was_covering = False
+            wanted, controlled_on, measured, code, reason = super()._wanted_setpoint(
+                reading, setpoints, target, ceiling, dt_s
+            )
+            if reason is None and self.covers(setpoints):
+                code = "regions_unknown"
+                reason = "no region estimate (no cavity probe reads): the regimen's target held"
+            return wanted, controlled_on, measured, code, reason
+        if not self._was_covering:
+            # (re)start the band loop from the present inflow (a new heat-up)
+            self._outer.reset()
+            self._drop_k = math.nan
+            self._probe_trim_k = 0.0
+            self._was_covering = True
+        drop = self._drop_k if math.isfinite(self._drop_k) else reading.inflow_c - estimate.mean_c
+        mean_target = self.mean_target_c(aim, drop, setpoints.technique)
+        covering = replace(setpoints, target_c=mean_target, target_site="intra_abdominal")
+        wanted, controlled_on, measured, code, reason = self._outer_loop(
+            reading,
+            covering,
+            clamp(mean_target, cfg.min_inflow_setpoint_c, ceiling),
+            ceiling,
+            dt_s,
+        )
+        estimator = self._regions[_estimator_key(setpoints.technique)]
+        hot_bound = estimator.inflow_limit_reading_c(reading, aim.hottest_limit_c)
+        self._outer_capped = not math.isnan(hot_bound) and hot_bound < wanted
+        if self._outer_capped:
+            wanted, controlled_on = hot_bound, "hottest region estimate"
+        # the probe guard: proportional trim now, integral trim held while it is needed
+        excess = reading.max_cavity_c - aim.probe_limit_c
+        if math.isfinite(excess):
+            if excess > 0 or self._probe_trim_k < 0:
+                self._probe_trim_k = min(
+                    self._probe_trim_k - cfg.probe_guard_ki_per_s * excess * dt_s, 0.0
+                )
+            trim = self._probe_trim_k - cfg.probe_guard_kp * max(excess, 0.0)
+            if trim < 0:
+                wanted, controlled_on = wanted + trim, "hottest cavity probe"
+        return wanted, controlled_on, measured, code, reason
+
+    def _abdominal(
+        self, reading: Reading, setpoints: TemperatureSetpoints
+    ) -> tuple[float, float, str]:
+        """While covering: the estimated mean of the 13 regions, the hottest region (estimated,
+        or the hottest probe if higher) and the label."""
+        estimate = self.region_estimate(reading, setpoints.technique)
+        if self._aim is None or estimate is None:
+            return super()._abdominal(reading, setpoints)
+        hottest = estimate.hottest_c
+        if math.isfinite(reading.max_cavity_c):
+            hottest = max(hottest, reading.max_cavity_c)
+        return estimate.mean_c, hottest, "regions centred in the band"
+
+
+def _estimator_key(technique: str) -> str:
+    return "open" if technique == "open" else "closed"
 
 
 def _return_c(reading: Reading) -> float:

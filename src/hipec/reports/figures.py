@@ -84,7 +84,7 @@ def plot_simulation(result: RunResult, path: Path | str, title: str | None = Non
         color="black",
         ls="--",
         lw=0.9,
-        label=f"target {result.target_c:g} C ({result.target_site.replace('_', '-')})",
+        label=f"regimen target {result.target_c:g} C ({result.target_site.replace('_', '-')})",
     )
     top.set_ylabel("temperature [C]")
     top.set_ylim(*_limits(np.concatenate([trace.inflow_c, trace.outflow_c, trace.core_c])))

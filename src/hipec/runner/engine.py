@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from hipec.control import (
@@ -36,26 +36,29 @@ from hipec.control import (
     AlarmManager,
     AlarmPriority,
     BalanceConfig,
-    CascadeConfig,
-    CascadeController,
     FlowBalance,
     Phase,
     Procedure,
     ProcedureConfig,
     SafeAction,
     SafetyLimits,
-    SingleLoopConfig,
-    SingleLoopPid,
     Supervisor,
     SupervisorConfig,
     TemperatureController,
     compose_command,
     fallback_conditions,
+    make_temperature_controller,
 )
 from hipec.control.alarms import AlarmCondition
 from hipec.control.events import Event
 from hipec.control.pid import PidGains
-from hipec.control.procedure import TERMINAL_PHASES, TRANSITIONS, DoseRecord
+from hipec.control.procedure import (
+    FLOW_POLICIES,
+    TERMINAL_PHASES,
+    TRANSITIONS,
+    DoseRecord,
+    FlowPolicy,
+)
 from hipec.devices.base import Command, PerfusionDevice, Reading, SimulatedDevice
 from hipec.devices.simulated import PlantSnapshot, PlantTruth, SimulatedPerfusionMachine
 from hipec.errors import InvalidInputError
@@ -72,7 +75,9 @@ class RunConfig:
     Attributes
     ----------
     controller
-        Temperature controller name (``"cascade"`` or ``"pid"``).
+        Temperature controller name (:data:`hipec.control.CONTROLLERS`: ``"cascade"``, the
+        ``"pid"`` baseline, or ``"coverage"``, which keeps all 13 regions in 41-43 C rather than
+        one site at the regimen's target).
     speed
         Clock: None runs as fast as possible; ``1.0`` is real time; ``N`` is N-times accelerated.
     control_period_s
@@ -80,7 +85,10 @@ class RunConfig:
     unattended
         Phases advance and doses are confirmed automatically (no operator).
     perfusion_flow_l_per_min
-        Circulation rate in heat and perfuse [L/min]; None: from the regimen.
+        Circulation rate in heat and perfuse [L/min]; None: chosen by ``flow_policy``.
+    flow_policy
+        How the circulation rate is chosen from the regimen (``ProcedureConfig.flow_policy``:
+        ``"regimen"``, ``"upper"`` or ``"coverage"``).
     rinse_volume_l
         Saline used for the rinse [L]; None: the filled volume.
     max_heat_s
@@ -109,6 +117,7 @@ class RunConfig:
     control_period_s: float | None = None
     unattended: bool = True
     perfusion_flow_l_per_min: float | None = None
+    flow_policy: FlowPolicy = "regimen"
     rinse_volume_l: float | None = None
     max_heat_s: float = 20.0 * 60.0
     max_run_s: float | None = None
@@ -121,6 +130,11 @@ class RunConfig:
         if self.controller not in CONTROLLERS:
             raise InvalidInputError(
                 "controller", f"must be one of {', '.join(CONTROLLERS)}, got {self.controller!r}"
+            )
+        if self.flow_policy not in FLOW_POLICIES:
+            raise InvalidInputError(
+                "flow_policy",
+                f"must be one of {', '.join(FLOW_POLICIES)}, got {self.flow_policy!r}",
             )
         if self.speed is not None and not (math.isfinite(self.speed) and self.speed > 0):
             raise InvalidInputError("speed", f"must be a factor > 0, got {self.speed!r}")
@@ -233,13 +247,9 @@ def default_supervisor_config() -> SupervisorConfig:
 
 
 def make_controller(name: str, max_heater_power_w: float) -> TemperatureController:
-    """A temperature controller by name with the heater limit of the machine [W]."""
-    if name == CascadeController.name:
-        return CascadeController(CascadeConfig(max_heater_power_w=max_heater_power_w))
-    if name == SingleLoopPid.name:
-        gains = SingleLoopConfig().gains
-        return SingleLoopPid(SingleLoopConfig(gains=replace(gains, output_max=max_heater_power_w)))
-    raise InvalidInputError("controller", f"must be one of {', '.join(CONTROLLERS)}, got {name!r}")
+    """A temperature controller by name (:data:`hipec.control.CONTROLLERS`) with the heater
+    limit of the machine [W]."""
+    return make_temperature_controller(name, max_heater_power_w)
 
 
 class PerfusionRunner:
@@ -327,6 +337,7 @@ class PerfusionRunner:
             auto_confirm_doses=cfg.unattended,
             circuit_volume_l=circuit,
             perfusion_flow_l_per_min=cfg.perfusion_flow_l_per_min,
+            flow_policy=cfg.flow_policy,
             drain_fraction=0.8,
         )
 
