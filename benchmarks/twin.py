@@ -3,11 +3,13 @@
 (a) one 90-min procedure at a 1 s step with a heater rule in the loop;
 (b) a cohort of virtual patients (default 1,000) through the same procedure at a control period of
     ``--batch-dt`` seconds (default 30 s: the solution is exact for commands held over a step),
-    split over ``--workers`` processes, each stepping its share as one twin or as twins of
-    ``--sub-batch`` patients; once with every patient distinct (a large twin interpolates its
-    propagators over the body-size family; the difference to exact per-patient propagators is
-    printed for ``--family-check`` patients), once drawn from ``--classes`` body sizes (patients
-    with identical inputs share their propagators);
+    split over ``--workers`` processes, each stepping its share in one of three layouts: one twin
+    (a large twin interpolates its propagators over the body-size family), twins of
+    ``--sub-batch`` patients (cache-sized; each too small to interpolate, so exact exponentials),
+    and twins of ``--sub-batch`` patients sharing one ``PropagatorFamily`` built once from the
+    whole cohort (its build is timed with the run); once with every patient distinct, once drawn
+    from ``--classes`` body sizes (patients with identical inputs share their propagators). The
+    difference to exact per-patient propagators is printed for ``--family-check`` patients;
 (c) the same single run through the solve_ivp (BDF) reference, with the accuracy difference.
 
 Goals from issue 3: (a) <= 100 ms on one core; (b) >= 1,000 procedures/s on 2 cores; (c) fast path
@@ -15,7 +17,8 @@ Goals from issue 3: (a) <= 100 ms on one core; (b) >= 1,000 procedures/s on 2 co
 
 Run: ``.venv/bin/python benchmarks/twin.py [--patients 1000] [--batch-dt 30] [--workers 2]
 [--classes 50] [--sub-batch 32] [--family-check 300] [--reference-minutes 90]``. The load average
-is printed before and after: figures taken on a busy machine are slower.
+is printed before and after: figures taken on a busy machine are slower, so (b) also prints the
+CPU time of the family build and of each worker, and the rate they would give on free cores.
 BLAS is pinned to one thread (set before numpy loads) so that (a) measures one core.
 """
 
@@ -33,18 +36,32 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
-from hipec.model import Event, Patient, Trajectory, Twin, metrics, simple_heater_rule, simulate
+from hipec.model import (
+    Event,
+    Patient,
+    PropagatorFamily,
+    Trajectory,
+    Twin,
+    metrics,
+    simple_heater_rule,
+    simulate,
+)
 from hipec.model.solver import _exponentials
 from hipec.model.state import FloatArray
 
 DURATION_S = 90 * 60.0
+RULE = simple_heater_rule(43.0, 2.0)
 
 
 def procedure(
-    patients: list[Patient], integrator: str = "exact", interpolate: bool = True
+    patients: list[Patient],
+    integrator: str = "exact",
+    interpolate: bool = True,
+    family: PropagatorFamily | None = None,
 ) -> tuple[Twin, list[Event]]:
     """Closed MMC HIPEC: fill to 2 L/m2 at 42 C, 35 mg/m2 into the reservoir at t = 0."""
     twin = Twin.create(
@@ -53,6 +70,7 @@ def procedure(
         "closed",
         integrator=integrator,  # type: ignore[arg-type]
         interpolate_propagators=interpolate,
+        propagators=family,
     )
     bsa = np.array([p.body_surface_area_m2 for p in patients])
     fill = tuple(2.0 * bsa - twin.perfusate_volume_l)
@@ -70,12 +88,42 @@ def run(
     record_every: int = 1,
     duration_s: float = DURATION_S,
     interpolate: bool = True,
+    family: PropagatorFamily | None = None,
 ) -> tuple[float, Trajectory]:
-    twin, events = procedure(patients, integrator, interpolate)
-    rule = simple_heater_rule(43.0, 2.0)
+    twin, events = procedure(patients, integrator, interpolate, family)
     start = time.perf_counter()
-    trajectory = simulate(twin, duration_s, dt_s, events, rule, record_every=record_every)
+    trajectory = simulate(twin, duration_s, dt_s, events, RULE, record_every=record_every)
     return time.perf_counter() - start, trajectory
+
+
+def cohort_family(patients: list[Patient], dt_s: float) -> PropagatorFamily:
+    """The propagator family of the whole cohort in the procedure's configuration: a twin of every
+    patient (never stepped) after the t = 0 events, under the heater rule's pump flows."""
+    twin, events = procedure(patients)
+    for event in events:
+        twin.apply_event(event)
+    return PropagatorFamily.for_twin(twin, RULE(twin), dt_s)
+
+
+def run_in_parts(
+    patients: list[Patient],
+    dt_s: float,
+    sub_batch: int,
+    family: PropagatorFamily | None = None,
+    interpolate: bool = True,
+) -> list[Trajectory]:
+    """The procedure for twins of at most ``sub_batch`` patients (0: one twin), in order."""
+    size = sub_batch or len(patients)
+    return [
+        run(
+            patients[start : start + size],
+            dt_s,
+            record_every=max(1, round(60.0 / dt_s)),
+            interpolate=interpolate,
+            family=family,
+        )[1]
+        for start in range(0, len(patients), size)
+    ]
 
 
 def cohort(n: int, seed: int = 3, classes: int = 0) -> list[Patient]:
@@ -91,49 +139,107 @@ def cohort(n: int, seed: int = 3, classes: int = 0) -> list[Patient]:
     return [sizes[index * count // n] for index in range(n)]
 
 
-def _cohort_part(args: tuple[list[Patient], float, int]) -> FloatArray:
-    """Worker: one part of the cohort, as twins of at most ``sub_batch`` patients (0: one twin);
-    returns the core temperature at the end [degC]."""
-    patients, dt_s, sub_batch = args
-    size = sub_batch or len(patients)
-    cores = []
-    for start in range(0, len(patients), size):
-        part = patients[start : start + size]
-        _, trajectory = run(part, dt_s, record_every=max(1, round(60.0 / dt_s)))
-        cores.append(np.asarray(trajectory.core_temperature_c[-1]))
-    return np.concatenate(cores)
+#: The cohort's shared family, set before the worker processes fork (they inherit it: no copy).
+_SHARED_FAMILY: PropagatorFamily | None = None
+
+
+@dataclass(frozen=True)
+class CohortRun:
+    """One run of the cohort: wall time [s] (family build and process start-up included), core
+    temperature at 90 min [degC], parts served from / declined by the shared family, and CPU
+    times [s] of the family build (parent) and of each worker."""
+
+    wall_s: float
+    core_c: FloatArray
+    served: int
+    declined: int
+    family_cpu_s: float
+    worker_cpu_s: list[float]
+
+    @property
+    def free_core_rate(self) -> float:
+        """Procedures/s were the cores free: the patients over the family's CPU time plus the
+        busiest worker's (an estimate for a quiet machine; process start-up left out)."""
+        return self.core_c.size / (self.family_cpu_s + max(self.worker_cpu_s))
+
+
+def _cohort_part(
+    args: tuple[list[Patient], float, int, bool],
+) -> tuple[FloatArray, int, int, float]:
+    """Worker: one part of the cohort, as twins of at most ``sub_batch`` patients (0: one twin),
+    with ``shared`` all interpolating from :data:`_SHARED_FAMILY`; returns the core temperature
+    at the end [degC], the parts served from and declined by the shared family and its CPU time
+    [s]."""
+    start = time.process_time()
+    patients, dt_s, sub_batch, shared = args
+    family = _SHARED_FAMILY if shared else None
+    trajectories = run_in_parts(patients, dt_s, sub_batch, family)
+    core = np.concatenate([np.asarray(t.core_temperature_c[-1]) for t in trajectories])
+    served, declined = (family.served, family.declined) if family else (0, 0)
+    return core, served, declined, time.process_time() - start
 
 
 def run_cohort(
-    patients: list[Patient], dt_s: float, workers: int, sub_batch: int = 0
-) -> tuple[float, FloatArray]:
-    """Wall time of the whole cohort split over ``workers`` processes (start-up included); each
-    process steps its share as one twin (``sub_batch`` 0) or as twins of ``sub_batch`` patients
-    (their propagators then stay in cache between steps)."""
-    start = time.perf_counter()
+    patients: list[Patient], dt_s: float, workers: int, sub_batch: int = 0, shared: bool = False
+) -> CohortRun:
+    """The whole cohort split over ``workers`` processes; each process steps its share as one
+    twin (``sub_batch`` 0) or as twins of ``sub_batch`` patients (their propagators then stay in
+    cache between steps), with ``shared`` all interpolating from one family of the whole cohort
+    (built here, in the timed part, before the split)."""
+    global _SHARED_FAMILY
+    start, start_cpu = time.perf_counter(), time.process_time()
+    _SHARED_FAMILY = cohort_family(patients, dt_s) if shared else None
+    family_cpu_s = time.process_time() - start_cpu
     if workers <= 1:
-        core = _cohort_part((patients, dt_s, sub_batch))
+        results = [_cohort_part((patients, dt_s, sub_batch, shared))]
     else:
         size = -(-len(patients) // workers)
         parts = [patients[index : index + size] for index in range(0, len(patients), size)]
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            jobs = [(part, dt_s, sub_batch) for part in parts]
-            core = np.concatenate(list(pool.map(_cohort_part, jobs)))
-    return time.perf_counter() - start, core
+            jobs = [(part, dt_s, sub_batch, shared) for part in parts]
+            results = list(pool.map(_cohort_part, jobs))
+    _SHARED_FAMILY = None
+    return CohortRun(
+        wall_s=time.perf_counter() - start,
+        core_c=np.concatenate([result[0] for result in results]),
+        served=sum(result[1] for result in results),
+        declined=sum(result[2] for result in results),
+        family_cpu_s=family_cpu_s,
+        worker_cpu_s=[result[3] for result in results],
+    )
 
 
 def _differences(fast: Trajectory, reference: Trajectory) -> tuple[float, float]:
     """Max |dT| [K] over region, inflow and core temperatures and the max relative AUC difference
     of the perfusate and plasma concentrations [-]."""
+    return _differences_in_parts([fast], reference)
+
+
+def _differences_in_parts(parts: list[Trajectory], reference: Trajectory) -> tuple[float, float]:
+    """:func:`_differences` of twins holding consecutive patients of ``reference``'s twin."""
+
+    def joined(name: str) -> FloatArray:
+        return np.concatenate([getattr(part, name) for part in parts], axis=1)
+
+    fast = {
+        name: joined(name)
+        for name in (
+            "region_temperature_c",
+            "inflow_temperature_c",
+            "core_temperature_c",
+            "perfusate_concentration_mg_l",
+            "plasma_concentration_mg_l",
+        )
+    }
     temperature = max(
-        float(np.abs(getattr(fast, name) - getattr(reference, name)).max())
+        float(np.abs(fast[name] - getattr(reference, name)).max())
         for name in ("region_temperature_c", "inflow_temperature_c", "core_temperature_c")
     )
     auc = max(
         float(
             np.abs(
-                metrics.auc_mg_min_per_l(fast.time_s, getattr(fast, name))
+                metrics.auc_mg_min_per_l(parts[0].time_s, fast[name])
                 / metrics.auc_mg_min_per_l(reference.time_s, getattr(reference, name))
                 - 1.0
             ).max()
@@ -200,14 +306,24 @@ def main() -> None:
         ("distinct patients", cohort(args.patients)),
         (f"{args.classes} body-size classes", cohort(args.patients, classes=args.classes)),
     ):
-        for sub_batch in (0, args.sub_batch):
-            batch_s, core = run_cohort(patients, args.batch_dt, args.workers, sub_batch)
-            rate = args.patients / batch_s
-            layout = f"twins of {sub_batch}" if sub_batch else "one twin per process"
+        layouts = (
+            (0, False, "one twin per process"),
+            (args.sub_batch, False, f"twins of {args.sub_batch}, own propagators"),
+            (args.sub_batch, True, f"twins of {args.sub_batch}, one shared cohort family"),
+        )
+        for sub_batch, shared, layout in layouts:
+            result = run_cohort(patients, args.batch_dt, args.workers, sub_batch, shared)
+            rate = args.patients / result.wall_s
+            if shared:
+                layout += f" ({result.served} parts served, {result.declined} declined)"
+            core = result.core_c
+            workers_cpu = "/".join(f"{cpu:.2f}" for cpu in result.worker_cpu_s)
             print(
                 f"(b) {args.patients} virtual patients ({label}), {args.batch_dt:g} s step, "
-                f"{args.workers} processes, {layout}: {batch_s:.2f} s, {rate:.0f} procedures/s "
-                f"(goal >= 1000/s; ratio to goal {rate / 1000:.2f}); core temperature at 90 min "
+                f"{args.workers} processes, {layout}: {result.wall_s:.2f} s, {rate:.0f} "
+                f"procedures/s (goal >= 1000/s; ratio to goal {rate / 1000:.2f}); CPU "
+                f"{result.family_cpu_s:.2f} s family + {workers_cpu} s workers: "
+                f"{result.free_core_rate:.0f}/s were the cores free; core temperature at 90 min "
                 f"{np.percentile(core, 5):.2f}-{np.percentile(core, 95):.2f} C (5th-95th "
                 "percentile)"
             )
@@ -219,19 +335,29 @@ def main() -> None:
     )
 
     patients = cohort(args.family_check)
-    cpu_s: dict[bool, float] = {}
-    runs: dict[bool, Trajectory] = {}
-    for interpolate in (True, False):
+    checks: dict[str, Callable[[], list[Trajectory]]] = {
+        "exact": lambda: run_in_parts(patients, args.batch_dt, 0, interpolate=False),
+        "one twin, interpolated": lambda: run_in_parts(patients, args.batch_dt, 0),
+        f"twins of {args.sub_batch}, shared cohort family": lambda: run_in_parts(
+            patients,
+            args.batch_dt,
+            args.sub_batch,
+            cohort_family(patients, args.batch_dt),
+        ),
+    }
+    results: dict[str, tuple[float, list[Trajectory]]] = {}
+    for name, layout_run in checks.items():
         start = time.process_time()
-        _, runs[interpolate] = run(patients, args.batch_dt, interpolate=interpolate)
-        cpu_s[interpolate] = time.process_time() - start
-    family_dt, family_auc = _differences(runs[True], runs[False])
-    print(
-        f"    {args.family_check} distinct patients in one twin, one process: propagators "
-        f"interpolated over the body-size family {cpu_s[True]:.2f} s CPU vs one exponential per "
-        f"patient {cpu_s[False]:.2f} s; max |dT| {family_dt:.1e} K, max AUC difference "
-        f"{family_auc:.1e}"
-    )
+        trajectories = layout_run()
+        results[name] = (time.process_time() - start, trajectories)
+    exact_cpu, (exact,) = results.pop("exact")
+    for name, (cpu, trajectories) in results.items():
+        family_dt, family_auc = _differences_in_parts(trajectories, exact)
+        print(
+            f"    {args.family_check} distinct patients, one process, {name}: {cpu:.2f} s CPU "
+            f"(exact per-patient propagators: {exact_cpu:.2f} s); vs exact: max |dT| "
+            f"{family_dt:.1e} K, max AUC difference {family_auc:.1e}"
+        )
 
     minutes = args.reference_minutes
     fast_s, fast = run(single, 1.0, duration_s=minutes * 60.0)

@@ -6,7 +6,17 @@ import scipy.linalg
 from twin_helpers import make_twin, standard_events
 
 from hipec.errors import InvalidInputError
-from hipec.model import Commands, Patient, Twin, _parametric, simple_heater_rule, simulate, solver
+from hipec.model import (
+    Commands,
+    Patient,
+    PropagatorFamily,
+    Trajectory,
+    Twin,
+    _parametric,
+    simple_heater_rule,
+    simulate,
+    solver,
+)
 
 
 def run(patients, dt_s=10.0, technique="closed"):  # type: ignore[no-untyped-def]
@@ -183,3 +193,145 @@ def test_interpolated_cohort_matches_exact_propagators() -> None:
     energy, drug = twin.energy_ledger(), twin.drug_ledger()
     assert np.all(np.abs(energy["imbalance [J]"]) < 1e-7 * energy["throughput [J]"])
     assert np.all(np.abs(drug["imbalance [mg]"]) < 1e-7 * drug["dosed [mg]"])
+
+
+def test_a_fitted_family_serves_any_part_of_its_batch_and_nothing_else() -> None:
+    """:class:`_parametric.Family` built once interpolates a sub-batch exactly, and declines a
+    matrix with another direction of variation or outside the grid's box."""
+    matrices = _family(1, groups=200)
+    fitted = _parametric.fit_family(matrices, lambda stack: stack, matrices.shape[1])
+    assert fitted is not None
+    family, all_weights = fitted
+    part = matrices[37:45]
+    weights = family.weights(part)
+    assert weights is not None
+    np.testing.assert_allclose(weights, all_weights[37:45], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(
+        np.tensordot(weights, family.exponentials, axes=1),
+        scipy.linalg.expm(part),
+        rtol=0,
+        atol=1e-12,
+    )
+    other_direction = part.copy()
+    other_direction[:, 0, 1] += 1e-3
+    assert family.weights(other_direction) is None
+    step = family.directions[0].reshape(-1)
+    beyond = part[:1].reshape(1, -1).copy()
+    beyond[:, family.varying] += 2.0 * (family.high - family.low) * step
+    assert family.weights(beyond.reshape(part[:1].shape)) is None
+
+
+def _cohort(n: int, heights: tuple[float, float], weights: tuple[float, float]) -> list[Patient]:
+    rng = np.random.default_rng(11)
+    return [
+        Patient(float(h), float(w))
+        for h, w in zip(rng.uniform(*heights, n), rng.uniform(*weights, n), strict=True)
+    ]
+
+
+_DRUGS = ("oxaliplatin", "mitomycin C")
+_DOSES = {"oxaliplatin": 460.0, "mitomycin C": 35.0}
+
+
+def _family_of(patients: list[Patient], dt_s: float = 30.0) -> PropagatorFamily:
+    """The cohort's family after the standard events, under the heater rule's flows."""
+    cohort = make_twin(_DRUGS, patients=patients)
+    for event in standard_events(cohort, _DOSES):
+        cohort.apply_event(event)
+    return PropagatorFamily.for_twin(cohort, simple_heater_rule(43.0, 2.0)(cohort), dt_s)
+
+
+def _run_parts(
+    patients: list[Patient], size: int, family: PropagatorFamily | None, dt_s: float = 30.0
+) -> list[tuple[Twin, Trajectory]]:
+    runs = []
+    for start in range(0, len(patients), size):
+        twin = make_twin(_DRUGS, patients=patients[start : start + size], propagators=family)
+        events = standard_events(twin, _DOSES)
+        rule = simple_heater_rule(43.0, 2.0)
+        runs.append((twin, simulate(twin, 900.0, dt_s, events, rule)))
+    return runs
+
+
+def _assert_same_runs(parts: list[tuple[Twin, Trajectory]], exact: Trajectory) -> None:
+    """Twins of consecutive patients follow one exact twin of all of them; ledgers closed."""
+    for name in ("region_temperature_c", "core_temperature_c", "inflow_temperature_c"):
+        joined = np.concatenate([getattr(run, name) for _, run in parts], axis=1)
+        np.testing.assert_allclose(joined, getattr(exact, name), rtol=0, atol=1e-9)
+    for name in ("plasma_concentration_mg_l", "perfusate_concentration_mg_l"):
+        joined = np.concatenate([getattr(run, name) for _, run in parts], axis=1)
+        np.testing.assert_allclose(joined, getattr(exact, name), rtol=1e-9, atol=1e-12)
+    for twin, _ in parts:
+        energy, drug = twin.energy_ledger(), twin.drug_ledger()
+        assert np.all(np.abs(energy["imbalance [J]"]) < 1e-7 * energy["throughput [J]"])
+        assert np.all(np.abs(drug["imbalance [mg]"]) < 1e-7 * drug["dosed [mg]"])
+
+
+def test_sub_batches_sharing_a_cohort_family_match_one_exact_twin() -> None:
+    """Twins of 16 patients too few to interpolate alone take their propagators from the family
+    of the whole cohort (no exponential per patient) and follow one twin of exact per-patient
+    propagators to round-off."""
+    patients = _cohort(96, (165.0, 175.0), (65.0, 75.0))
+    family = _family_of(patients)
+    assert family.grids == 1 + len(_DRUGS)
+    parts = _run_parts(patients, 16, family)
+    assert (family.served, family.declined) == (len(parts) * (1 + len(_DRUGS)), 0)
+    exact_twin = make_twin(_DRUGS, patients=patients, interpolate_propagators=False)
+    events = standard_events(exact_twin, _DOSES)
+    exact = simulate(exact_twin, 900.0, 30.0, events, simple_heater_rule(43.0, 2.0))
+    _assert_same_runs(parts, exact)
+    # the propagators really are interpolated: close to the exact ones, not equal
+    twin = parts[0][0]
+    assert twin._last_propagators is not None and exact_twin._last_propagators is not None
+    shared, reference = twin._last_propagators[3], exact_twin._last_propagators[3]
+    for interpolated, exact_maps in (
+        (shared.thermal, reference.thermal[:16]),
+        (shared.drug, reference.drug[:16]),
+    ):
+        assert not np.array_equal(interpolated, exact_maps)
+        tolerance = 1e-12 * np.abs(exact_maps).max()
+        np.testing.assert_allclose(interpolated, exact_maps, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("case", ["outside the box", "another step", "too few to fit"])
+def test_twins_fall_back_to_exact_propagators_when_the_family_does_not_fit(case: str) -> None:
+    """Patients outside the cohort's body sizes, another step, or a cohort too small to build a
+    family: every part is declined and the twins take exact exponentials (same runs)."""
+    cohort = _cohort(96, (165.0, 175.0), (65.0, 75.0))
+    patients = _cohort(8, (185.0, 195.0), (100.0, 120.0)) if case == "outside the box" else cohort
+    dt_s = 10.0 if case == "another step" else 30.0
+    family = _family_of(cohort[:12] if case == "too few to fit" else cohort)
+    assert family.grids == (0 if case == "too few to fit" else 1 + len(_DRUGS))
+    parts = _run_parts(patients[:8], 8, family, dt_s)
+    assert family.served == 0 and family.declined == 1 + len(_DRUGS)
+    exact_twin = make_twin(_DRUGS, patients=patients[:8], interpolate_propagators=False)
+    events = standard_events(exact_twin, _DOSES)
+    exact = simulate(exact_twin, 900.0, dt_s, events, simple_heater_rule(43.0, 2.0))
+    _assert_same_runs(parts, exact)
+
+
+def test_a_family_added_from_systems_in_memory_serves_a_part_of_the_cohort() -> None:
+    """:meth:`PropagatorFamily.add` (every patient's systems at hand) builds the same kind of
+    grids as :meth:`PropagatorFamily.for_twin`; a part of the cohort then gets propagators equal
+    to the exact ones to round-off."""
+    patients = _cohort(96, (165.0, 175.0), (65.0, 75.0))
+    cohort = make_twin(_DRUGS, patients=patients)
+    for event in standard_events(cohort, _DOSES):
+        cohort.apply_event(event)
+    flow = np.full(96, 2.0 / 60.0)
+    system = (cohort.reservoir_volume_l, cohort.abdominal_volume_l, flow, flow)
+    a_thermal, b_thermal = cohort.model.thermal_system(*system)
+    a_drug = cohort.model.drug_system(*system)
+    family = PropagatorFamily()
+    assert family.add(a_thermal, b_thermal, a_drug, 30.0)
+    part = slice(40, 56)
+    served = solver._exponentials(
+        a_thermal[part], b_thermal[part], a_drug[part], 30.0, family=family
+    )
+    exact = solver._exponentials(
+        a_thermal[part], b_thermal[part], a_drug[part], 30.0, interpolate=False
+    )
+    assert (family.served, family.declined) == (1 + len(_DRUGS), 0)
+    for interpolated, reference in zip(served, exact, strict=True):
+        tolerance = 1e-12 * np.abs(reference).max()
+        np.testing.assert_allclose(interpolated, reference, rtol=0, atol=tolerance)

@@ -22,7 +22,7 @@ from hipec.model.parameters.abdomen import REGION_NAMES
 from hipec.model.parameters.drugs import CALIBRATION_TARGETS, DRUGS, drug_parameters
 from hipec.model.patient import Patient
 from hipec.model.simulation import Trajectory, simulate
-from hipec.model.solver import Commands, Twin
+from hipec.model.solver import Commands, PropagatorFamily, Twin
 
 __all__ = [
     "CALIBRATION_TARGETS",
@@ -32,6 +32,7 @@ __all__ = [
     "Commands",
     "Event",
     "Patient",
+    "PropagatorFamily",
     "Technique",
     "Trajectory",
     "Twin",

@@ -16,6 +16,10 @@ checked, and any doubt returns ``None`` (the caller then takes the exponentials 
 - the interpolant is compared with exact exponentials of two patients (the one farthest from any
   node and a middle one) and must agree to :data:`CHECK_TOLERANCE` of the largest entry.
 
+A :class:`Family` built once from a whole cohort serves any sub-batch of it
+(:meth:`Family.weights`): the sub-batch's matrices are checked to lie in the family (same fit
+tolerance) and inside the grid's parameter box, so no check is weakened by sharing the grid.
+
 Weights of a combination of grid exponentials sum to one, so any row vector ``w`` with ``w M = 0``
 (the conservation ledgers) keeps ``w expm(M) = w`` exactly, as for the exact exponentials.
 """
@@ -23,13 +27,18 @@ Weights of a combination of grid exponentials sum to one, so any row vector ``w`
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
 import scipy.linalg
+from numpy.typing import NDArray
 from scipy.interpolate import BarycentricInterpolator
 
 from hipec.model.state import FloatArray
+
+#: Rows of a batch: a slice or an index array.
+Rows = slice | NDArray[np.int64]
 
 #: Fewest distinct matrices worth interpolating (below it the exponentials are cheap).
 MIN_GROUPS = 64
@@ -45,11 +54,67 @@ TAIL_TOLERANCE = 1e-9
 CHECK_TOLERANCE = 1e-10
 #: Nested Chebyshev-Lobatto node counts tried per axis, in order.
 _LEVELS = (5, 9, 17, 33)
+#: Matrices visited at a time when a family is fitted (bounds the memory touched).
+CHUNK = 64
 #: Rows of the batch whose SVD gives the family's directions.
 _SVD_SAMPLE = 64
 #: Node positions are indices on a grid of this many intervals that every level divides, so that
 #: nodes shared between levels are computed once.
 _FINEST = int(np.lcm.reduce([count - 1 for count in _LEVELS]))
+
+
+@dataclass(frozen=True)
+class Family:
+    """Exponentials on a converged Chebyshev grid over an affine matrix family, reusable for any
+    batch of matrices of the same family (e.g. a sub-batch of the cohort it was built from).
+
+    Attributes
+    ----------
+    reference
+        Flattened first matrix of the batch it was built from (the entries that do not vary).
+    varying
+        Flat indices of the entries that vary within the family.
+    centre, directions
+        The varying entries are ``centre + theta @ directions`` (``directions`` ``(r, k)``).
+    low, high
+        The box of ``theta`` the grid covers, ``(r,)``.
+    nodes
+        Chebyshev-Lobatto nodes per axis.
+    exponentials
+        Grid exponentials ``(p, keep_rows, m)`` in grid order.
+    fit_tolerance
+        Largest residual of the affine fit accepted [matrix units]
+        (:data:`FIT_TOLERANCE` x the largest entry).
+    """
+
+    reference: FloatArray
+    varying: NDArray[np.intp]
+    centre: FloatArray
+    directions: FloatArray
+    low: FloatArray
+    high: FloatArray
+    nodes: list[FloatArray]
+    exponentials: FloatArray
+    fit_tolerance: float
+
+    def weights(self, matrices: FloatArray) -> FloatArray | None:
+        """Interpolation weights ``(g, p)`` of the matrices ``(g, n, n)`` on this grid, or
+        ``None`` when one of them is not in the family (an entry that should not vary does, the
+        affine fit misses it by more than :attr:`fit_tolerance`) or lies outside the grid's box
+        (no extrapolation)."""
+        flat = matrices.reshape(matrices.shape[0], -1)
+        if flat.shape[0] == 0 or flat.shape[1] != self.reference.size:
+            return None
+        residual = flat - self.reference
+        theta = (flat[:, self.varying] - self.centre) @ self.directions.T
+        residual[:, self.varying] = flat[:, self.varying] - self.centre - theta @ self.directions
+        if not max(float(residual.max()), -float(residual.min())) <= self.fit_tolerance:
+            return None
+        # the box, widened by round-off only: theta of the build batch itself must pass
+        slack = 1e-9 * (self.high - self.low) + self.fit_tolerance
+        if np.any(theta < self.low - slack) or np.any(theta > self.high + slack):
+            return None
+        return _tensor_weights(self.nodes, np.clip(theta, self.low, self.high))
 
 
 def family_expm(
@@ -66,24 +131,80 @@ def family_expm(
     family matrices into the stack to exponentiate (it must be affine, e.g. zero-order-hold input
     columns that are the same for every matrix).
     """
-    groups = matrices.shape[0]
+    fitted = fit_family(matrices, augment, keep_rows)
+    if fitted is None:
+        return None
+    family, weights = fitted
+    return weights, family.exponentials
+
+
+def fit_family(
+    matrices: FloatArray,
+    augment: Callable[[FloatArray], FloatArray],
+    keep_rows: int,
+) -> tuple[Family, FloatArray] | None:
+    """The :class:`Family` of ``expm(augment(M_g))[:keep_rows]`` over the matrices ``M_g``
+    (shape ``(g, n, n)``) with their weights ``(g, p)``, or ``None`` when that is not safe or not
+    cheaper than ``g`` exponentials (see :func:`family_expm`)."""
+    return fit_family_of(lambda rows: matrices[rows], matrices.shape[0], augment, keep_rows)
+
+
+def fit_family_of(
+    matrices_of: Callable[[Rows], FloatArray],
+    groups: int,
+    augment: Callable[[FloatArray], FloatArray],
+    keep_rows: int,
+) -> tuple[Family, FloatArray] | None:
+    """:func:`fit_family` of ``groups`` matrices that ``matrices_of(rows)`` gives for a slice
+    or an index array of rows: a large cohort is visited :data:`CHUNK` matrices at a time, so its
+    matrices are never all held (new memory is slow to touch on a busy machine).
+
+    The entries that vary and the family's directions come from a sample of
+    :data:`_SVD_SAMPLE` matrices; every matrix is then checked against the affine fit (with the
+    fewest directions that fit all of them), entries outside the sample's varying ones included.
+    """
     if groups < MIN_GROUPS:
         return None
-    flat = matrices.reshape(groups, -1)
-    largest = float(np.abs(flat).max())
-    varying = np.flatnonzero(np.ptp(flat, axis=0) > 0.0)
-    values = flat[:, varying]
-    family = _affine_family(values, largest)
-    if family is None:
+    sample_rows = np.unique(np.linspace(0, groups - 1, min(groups, _SVD_SAMPLE)).astype(np.int64))
+    sample = matrices_of(sample_rows)
+    shape = sample.shape[1:]
+    flat_sample = sample.reshape(sample_rows.size, -1)
+    reference = flat_sample[0].copy()  # row 0 of the batch
+    varying = np.flatnonzero(np.ptp(flat_sample, axis=0) > 0.0)
+    centre = flat_sample[:, varying].mean(axis=0)
+    _, _, basis = np.linalg.svd(flat_sample[:, varying] - centre, full_matrices=False)
+    basis = basis[:MAX_RANK]
+    ranks = basis.shape[0] + 1
+    coordinates = np.empty((groups, basis.shape[0]))
+    # per chunk: largest entry, largest deviation of an entry outside the varying ones, largest
+    # residual of the fit with 0 .. MAX_RANK directions (np.max keeps a NaN: it then fails)
+    worst = np.zeros((-(-groups // CHUNK), 2 + ranks))
+    for chunk, start in enumerate(range(0, groups, CHUNK)):
+        rows = slice(start, min(start + CHUNK, groups))
+        flat = matrices_of(rows).reshape(-1, reference.size)
+        deviation = flat - reference
+        deviation[:, varying] = 0.0
+        centred = flat[:, varying] - centre
+        coordinates[rows] = centred @ basis.T
+        residuals = [centred - coordinates[rows, :rank] @ basis[:rank] for rank in range(ranks)]
+        worst[chunk] = [
+            np.max([flat.max(), -flat.min()]),
+            np.max([deviation.max(), -deviation.min()]),
+            *(np.abs(residual).max(initial=0.0) for residual in residuals),
+        ]
+    largest, worst_fixed, *worst_fit = worst.max(axis=0)
+    tolerance = FIT_TOLERANCE * float(largest)
+    fitting = np.flatnonzero(np.array(worst_fit) <= tolerance)
+    if not worst_fixed <= tolerance or fitting.size == 0:
         return None
-    centre, directions, theta = family
-    rank = theta.shape[1]
+    rank = int(fitting[0])
+    directions, theta = basis[:rank], coordinates[:, :rank]
 
     def at(points: FloatArray) -> FloatArray:
         """Family matrices at parameter points ``(p, rank)``."""
-        stack = np.repeat(flat[:1], points.shape[0], axis=0)
+        stack = np.repeat(reference[None], points.shape[0], axis=0)
         stack[:, varying] = centre + points @ directions
-        return augment(stack.reshape(-1, *matrices.shape[1:]))
+        return augment(stack.reshape(-1, *shape))
 
     low, high = theta.min(axis=0), theta.max(axis=0)
     grid = _converged_grid(at, low, high, keep_rows, groups)
@@ -99,34 +220,23 @@ def family_expm(
         distance[:] = np.inf
         for node in np.stack(np.meshgrid(*nodes, indexing="ij"), axis=-1).reshape(-1, rank):
             distance = np.minimum(distance, np.abs((theta - node) / span).max(axis=1))
-    checks = np.unique([int(distance.argmax()), groups // 2])
-    exact = scipy.linalg.expm(augment(matrices[checks]))[:, :keep_rows]
+    checks = np.unique([int(distance.argmax()), groups // 2]).astype(np.int64)
+    exact = scipy.linalg.expm(augment(matrices_of(checks)))[:, :keep_rows]
     interpolated = np.tensordot(weights[checks], exponentials, axes=1)
     if not np.abs(interpolated - exact).max() <= CHECK_TOLERANCE * float(np.abs(exact).max()):
         return None
-    return weights, exponentials
-
-
-def _affine_family(
-    values: FloatArray, largest: float
-) -> tuple[FloatArray, FloatArray, FloatArray] | None:
-    """``(centre, directions, theta)`` with ``values ~ centre + theta @ directions`` to
-    :data:`FIT_TOLERANCE` x ``largest`` for every row, using the fewest directions (at most
-    :data:`MAX_RANK`), or ``None``.
-
-    The directions come from the SVD of a sample of rows (cheap for a large batch); the fit is then
-    checked on every row."""
-    groups = values.shape[0]
-    sample = values[np.linspace(0, groups - 1, min(groups, _SVD_SAMPLE)).astype(np.int64)]
-    centre = sample.mean(axis=0)
-    _, _, basis = np.linalg.svd(sample - centre, full_matrices=False)
-    centred = values - centre
-    for rank in range(min(MAX_RANK, basis.shape[0]) + 1):
-        directions = basis[:rank]
-        theta = centred @ directions.T
-        if np.abs(centred - theta @ directions).max(initial=0.0) <= FIT_TOLERANCE * largest:
-            return centre, directions, theta
-    return None
+    fitted = Family(
+        reference=reference,
+        varying=varying,
+        centre=centre,
+        directions=directions,
+        low=low,
+        high=high,
+        nodes=nodes,
+        exponentials=exponentials,
+        fit_tolerance=tolerance,
+    )
+    return fitted, weights
 
 
 def _lobatto(low: float, high: float, count: int) -> tuple[FloatArray, list[int]]:

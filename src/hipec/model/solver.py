@@ -20,7 +20,9 @@ as stepping each patient alone (tested). A large batch of *distinct* patients wh
 on at most two parameters (body size: abdominal volume, core capacity) interpolates its
 propagators over that family to round-off instead (:mod:`hipec.model._parametric`: ~100
 exponentials instead of one per patient, checked against exact ones, falling back to them on any
-doubt; ``interpolate_propagators=False`` turns it off). Volumes follow the pump balance step by
+doubt; ``interpolate_propagators=False`` turns it off). A cohort stepped as cache-sized twins
+shares one :class:`PropagatorFamily` built from all its patients: every twin interpolates from
+the cohort's grids, however few patients it holds. Volumes follow the pump balance step by
 step (the coefficients use the volumes at the end of the step); a step with unequal pump flows
 therefore rebuilds the propagators.
 
@@ -37,9 +39,10 @@ propagators -- change only every few minutes; the lump is checked only when it c
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -118,6 +121,11 @@ class Twin:
         (e.g. body size only) interpolate its propagators to round-off over that family instead
         of taking one matrix exponential per patient (checked against exact exponentials, with a
         fallback; see :mod:`hipec.model._parametric`). ``False`` takes every one exactly.
+    propagators
+        A :class:`PropagatorFamily` built once for a whole cohort that this twin is a part of:
+        its propagators are then interpolated from the cohort's grids (checked to cover them),
+        however few patients it holds; configurations the family does not cover fall back as
+        above. Ignored when ``interpolate_propagators`` is ``False``.
     """
 
     def __init__(
@@ -126,12 +134,14 @@ class Twin:
         integrator: Integrator = "exact",
         *,
         interpolate_propagators: bool = True,
+        propagators: PropagatorFamily | None = None,
     ) -> None:
         if integrator not in ("exact", "reference"):
             raise InvalidInputError("integrator", f"must be exact or reference, got {integrator!r}")
         self.model = model
         self.integrator: Integrator = integrator
         self.interpolate_propagators = interpolate_propagators
+        self.propagator_family = propagators
         n = model.n_patients
         d = len(model.drugs)
         circuit = model.circuit
@@ -208,6 +218,7 @@ class Twin:
         drug_parameters: dict[str, ParameterInput] | None = None,
         integrator: Integrator = "exact",
         interpolate_propagators: bool = True,
+        propagators: PropagatorFamily | None = None,
     ) -> Twin:
         """A twin for one patient or a batch (see :func:`hipec.model.system.build_model`)."""
         batch = [patients] if isinstance(patients, Patient) else list(patients)
@@ -221,7 +232,12 @@ class Twin:
             abdomen_parameters,
             drug_parameters,
         )
-        return cls(model, integrator, interpolate_propagators=interpolate_propagators)
+        return cls(
+            model,
+            integrator,
+            interpolate_propagators=interpolate_propagators,
+            propagators=propagators,
+        )
 
     def _set_initial_temperatures(self) -> None:
         model, layout = self.model, self.model.thermal_layout
@@ -723,7 +739,12 @@ class Twin:
         a_thermal, b_thermal = model.thermal_system(*picked)
         a_drug = model.drug_system(*picked)
         thermal, drug = _exponentials(
-            a_thermal, b_thermal, a_drug, dt_s, self.interpolate_propagators
+            a_thermal,
+            b_thermal,
+            a_drug,
+            dt_s,
+            self.interpolate_propagators,
+            self.propagator_family if self.interpolate_propagators else None,
         )
         members: list[NDArray[np.int64] | slice] | None = None
         if n > 1 and groups <= n // 2:
@@ -819,6 +840,9 @@ class _Propagators:
 
 #: Patients per call of the matrix exponential (bounds the temporary memory of a large cohort).
 _EXPM_CHUNK = 64
+#: Scale of the input columns in the augmented matrices: the matrix norm then reflects the
+#: dynamics, not the size of the constant terms (fewer squarings in expm).
+_INPUT_SCALE = 1e-3
 
 
 def _exponentials(
@@ -827,32 +851,36 @@ def _exponentials(
     a_drug: FloatArray,
     dt_s: float,
     interpolate: bool = True,
+    family: PropagatorFamily | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Zero-order-hold discretisation ``expm([[A, B], [0, 0]] dt) = [[Phi, Gamma], [0, I]]`` of
     the thermal systems and ``expm(A dt)`` of the drug systems, batched over the leading axes.
 
-    With ``interpolate``, a large batch whose matrices form a family of at most two parameters
+    A shared cohort ``family`` serves every part whose matrices it covers (checked); otherwise,
+    with ``interpolate``, a large batch whose matrices form a family of at most two parameters
     (distinct body sizes) is interpolated to round-off over that family
     (:mod:`hipec.model._parametric`, checked against exact exponentials); otherwise, and whenever
     a check fails, every exponential is taken exactly."""
     n, size = a_thermal.shape[0], a_thermal.shape[1]
-    # scale the input columns so the augmented matrix's norm reflects the dynamics, not the size
-    # of the constant terms (fewer squarings in expm)
-    scale = 1e-3
-    thermal = _thermal_family(a_thermal, b_thermal, dt_s, scale) if interpolate else None
+    scale = _INPUT_SCALE
+    thermal = None if family is None else family.thermal(a_thermal, b_thermal, dt_s)
+    if thermal is None and interpolate and n >= _parametric.MIN_GROUPS:
+        fitted = _ThermalFamily.fit(a_thermal, b_thermal, dt_s)
+        thermal = None if fitted is None else fitted[0].combine(fitted[1], b_thermal)
     drug = np.empty(a_drug.shape)
-    exact_drugs = list(range(a_drug.shape[1]))
-    if interpolate:
-        for index in range(a_drug.shape[1]):
-            family = _parametric.family_expm(
+    exact_drugs = []
+    for index in range(a_drug.shape[1]):
+        maps = None if family is None else family.drug(index, a_drug[:, index], dt_s)
+        if maps is None and interpolate:
+            fitted_drug = _parametric.family_expm(
                 a_drug[:, index] * dt_s, lambda stack: stack, a_drug.shape[2]
             )
-            if family is not None:
-                weights, grid = family
-                drug[:, index] = (weights @ grid.reshape(grid.shape[0], -1)).reshape(
-                    n, *grid.shape[1:]
-                )
-                exact_drugs.remove(index)
+            if fitted_drug is not None:
+                maps = _combine(*fitted_drug)
+        if maps is None:
+            exact_drugs.append(index)
+        else:
+            drug[:, index] = maps
     chunk_size = min(n, _EXPM_CHUNK)
     # one augmented buffer reused chunk by chunk (its last rows stay zero): no batch-sized
     # temporaries
@@ -876,45 +904,253 @@ def _exponentials(
     return thermal, drug
 
 
-def _thermal_family(
-    a_thermal: FloatArray, b_thermal: FloatArray, dt_s: float, scale: float
-) -> FloatArray | None:
-    """``[Phi | Gamma]`` of every thermal system by interpolation over their family, or ``None``.
+def _combine(weights: FloatArray, grid: FloatArray) -> FloatArray:
+    """``weights @ grid`` over the grid axis: ``(g, p) x (p, ...) -> (g, ...)``."""
+    combined = weights @ grid.reshape(grid.shape[0], -1)
+    return combined.reshape(weights.shape[0], *grid.shape[1:])
+
+
+@dataclass(frozen=True)
+class _ThermalFamily:
+    """``[Phi | Gamma]`` of thermal systems interpolated over their affine family.
 
     Input rows that differ between patients (metabolic heat, body losses) get a unit input column
     each, so that the exponentiated matrices differ in ``A`` only; since ``Gamma = Psi B`` with
-    ``Psi = int_0^dt expm(A s) ds``, ``Gamma = Psi B_shared + (Psi e_r) B[r]`` is exact."""
-    n, size = a_thermal.shape[0], a_thermal.shape[1]
-    if n < _parametric.MIN_GROUPS:
-        return None
-    varying_rows = np.flatnonzero(np.ptp(b_thermal, axis=0).any(axis=1))
-    shared = b_thermal[0].copy()
-    shared[varying_rows] = 0.0
-    width = size + N_THERMAL_INPUTS + varying_rows.size
-    unit_columns = size + N_THERMAL_INPUTS + np.arange(varying_rows.size)
+    ``Psi = int_0^dt expm(A s) ds``, ``Gamma = Psi B_shared + (Psi e_r) B[r]`` is exact.
 
-    def augment(stack: FloatArray) -> FloatArray:
-        matrices = np.zeros((stack.shape[0], width, width))
-        matrices[:, :size, :size] = stack
-        matrices[:, :size, size : size + N_THERMAL_INPUTS] = shared * (dt_s * scale)
-        matrices[:, varying_rows, unit_columns] = dt_s * scale
-        return matrices
+    ``maps`` are the grid propagators in the final layout ``[Phi | Gamma_shared]`` ``(p, n, n +
+    3)``, ``unit_maps`` the grid's ``Psi e_r`` ``(p, n, rows)`` for the ``varying_rows`` of ``B``.
+    """
 
-    family = _parametric.family_expm(a_thermal * dt_s, augment, size)
-    if family is None:
+    dt_s: float
+    shared_input: FloatArray
+    varying_rows: NDArray[np.intp]
+    family: _parametric.Family
+    maps: FloatArray
+    unit_maps: FloatArray
+
+    @classmethod
+    def fit(
+        cls, a_thermal: FloatArray, b_thermal: FloatArray, dt_s: float
+    ) -> tuple[_ThermalFamily, FloatArray] | None:
+        """The family of these systems and their grid weights ``(g, p)`` (:meth:`combine` gives
+        their propagators), or ``None`` (see :func:`hipec.model._parametric.fit_family`)."""
+        return cls.fit_of(lambda rows: a_thermal[rows], a_thermal.shape[0], b_thermal, dt_s)
+
+    @classmethod
+    def fit_of(
+        cls,
+        a_thermal_of: Callable[[_parametric.Rows], FloatArray],
+        groups: int,
+        b_thermal: FloatArray,
+        dt_s: float,
+    ) -> tuple[_ThermalFamily, FloatArray] | None:
+        """:meth:`fit` of ``groups`` systems whose ``A`` for any rows comes from ``a_thermal_of``
+        (visited in chunks: see :func:`hipec.model._parametric.fit_family_of`). The input rows
+        that vary are those varying in ``b_thermal`` (every system, or a sample when only the
+        family is wanted: :meth:`apply` checks the others of every batch it serves); the
+        weights may be combined only with the ``b_thermal`` of every system."""
+        size = b_thermal.shape[1]
+        scale = _INPUT_SCALE
+        varying_rows = np.flatnonzero(np.ptp(b_thermal, axis=0).any(axis=1))
+        shared = b_thermal[0].copy()
+        shared[varying_rows] = 0.0
+        width = size + N_THERMAL_INPUTS + varying_rows.size
+        unit_columns = size + N_THERMAL_INPUTS + np.arange(varying_rows.size)
+
+        def augment(stack: FloatArray) -> FloatArray:
+            matrices = np.zeros((stack.shape[0], width, width))
+            matrices[:, :size, :size] = stack
+            matrices[:, :size, size : size + N_THERMAL_INPUTS] = shared * (dt_s * scale)
+            matrices[:, varying_rows, unit_columns] = dt_s * scale
+            return matrices
+
+        fitted = _parametric.fit_family_of(
+            lambda rows: a_thermal_of(rows) * dt_s, groups, augment, size
+        )
+        if fitted is None:
+            return None
+        family, weights = fitted
+        grid = family.exponentials
+        maps = np.empty((grid.shape[0], size, size + N_THERMAL_INPUTS))
+        maps[:, :, :size] = grid[:, :, :size]
+        np.divide(grid[:, :, size : size + N_THERMAL_INPUTS], scale, out=maps[:, :, size:])
+        unit_maps = grid[:, :, size + N_THERMAL_INPUTS :] / scale
+        # the grid is kept in the final layout only (maps, unit maps): half the memory
+        family = dataclasses.replace(family, exponentials=np.empty((grid.shape[0], 0, 0)))
+        return cls(dt_s, shared, varying_rows, family, maps, unit_maps), weights
+
+    def apply(self, a_thermal: FloatArray, b_thermal: FloatArray, dt_s: float) -> FloatArray | None:
+        """``[Phi | Gamma]`` of systems in this family (same step, same shared input rows, ``A``
+        in the family and inside its grid's box), else ``None``."""
+        if dt_s != self.dt_s or b_thermal.shape[1:] != self.shared_input.shape:
+            return None
+        fixed = np.ones(b_thermal.shape[1], dtype=bool)
+        fixed[self.varying_rows] = False
+        difference = np.abs(b_thermal[:, fixed] - self.shared_input[fixed]).max(initial=0.0)
+        if not difference <= _parametric.FIT_TOLERANCE * np.abs(self.shared_input).max():
+            return None
+        weights = self.family.weights(a_thermal * dt_s)
+        return None if weights is None else self.combine(weights, b_thermal)
+
+    def combine(self, weights: FloatArray, b_thermal: FloatArray) -> FloatArray:
+        """``[Phi | Gamma]`` ``(g, n, n + 3)`` from grid weights ``(g, p)``."""
+        n = weights.shape[0]
+        thermal = np.empty((n, *self.maps.shape[1:]))
+        np.matmul(weights, self.maps.reshape(self.maps.shape[0], -1), out=thermal.reshape(n, -1))
+        size = self.maps.shape[1]
+        thermal[:, :, size:] += _combine(weights, self.unit_maps) @ b_thermal[:, self.varying_rows]
+        return thermal
+
+
+class PropagatorFamily:
+    """Propagators of a whole cohort's affine parameter family, shared by twins of parts of it.
+
+    A cohort of distinct body sizes is best stepped as cache-sized twins (a few dozen patients:
+    their propagators stay in cache between steps), but each such twin is too small to pay for
+    interpolating its own propagators. Built once from all patients' systems (:meth:`add`,
+    :meth:`for_twin`), this object holds the interpolation grids of the whole cohort (one per
+    configuration: step, flows and volumes); a twin created with ``propagators=`` this object
+    interpolates its propagators from them, with no exponential per patient.
+
+    Every check of :mod:`hipec.model._parametric` still applies: a grid is built only when the
+    cohort's affine fit, the grid's convergence and the comparison with exact exponentials pass,
+    and a twin uses it only if its own matrices fit the same family to the same tolerance and lie
+    inside the grid's parameter box. Anything else (other flows, volumes or drugs) takes exact
+    exponentials as before. :attr:`served` and :attr:`declined` count the parts (thermal, each
+    drug) handed out from a grid and refused.
+    """
+
+    def __init__(self) -> None:
+        self._thermal: list[_ThermalFamily] = []
+        self._drug: list[tuple[int, float, _parametric.Family]] = []
+        self.served = 0
+        self.declined = 0
+
+    def add(
+        self, a_thermal: FloatArray, b_thermal: FloatArray, a_drug: FloatArray, dt_s: float
+    ) -> bool:
+        """Build the grids of one configuration from every patient's systems (``a_thermal``
+        ``(g, n, n)``, ``b_thermal`` ``(g, n, 3)``, ``a_drug`` ``(g, drugs, m, m)``) for steps of
+        ``dt_s`` [s]; ``True`` when every part (thermal, each drug) got one."""
+        return self._add(
+            lambda rows: a_thermal[rows],
+            b_thermal,
+            lambda rows: a_drug[rows],
+            (a_thermal.shape[0], *a_drug.shape[1:3]),
+            dt_s,
+        )
+
+    def _add(
+        self,
+        a_thermal_of: Callable[[_parametric.Rows], FloatArray],
+        b_thermal: FloatArray,
+        a_drug_of: Callable[[_parametric.Rows], FloatArray],
+        shape: tuple[int, ...],
+        dt_s: float,
+    ) -> bool:
+        """:meth:`add` with the ``A`` matrices of any rows from ``a_thermal_of`` and
+        ``a_drug_of`` (visited in chunks) and the thermal ``B`` of a sample of the rows;
+        ``shape`` is ``(patients, drugs, m)``."""
+        complete = True
+        groups, drugs, size = shape
+        fitted = _ThermalFamily.fit_of(a_thermal_of, groups, b_thermal, dt_s)
+        if fitted is None:
+            complete = False
+        else:
+            self._thermal.append(fitted[0])
+        for index in range(drugs):
+
+            def drug_matrices(rows: _parametric.Rows, index: int = index) -> FloatArray:
+                return a_drug_of(rows)[:, index] * dt_s
+
+            drug = _parametric.fit_family_of(
+                drug_matrices,
+                groups,
+                lambda stack: stack,
+                size,
+            )
+            if drug is None:
+                complete = False
+            else:
+                self._drug.append((index, dt_s, drug[0]))
+        return complete
+
+    @classmethod
+    def for_twin(cls, twin: Twin, commands: Commands, dt_s: float) -> PropagatorFamily:
+        """The family of ``twin``'s patients (typically a whole cohort, never stepped) at their
+        current volumes under ``commands`` held for steps of ``dt_s`` [s]: the configuration
+        twins of parts of that cohort meet after the same events and commands.
+
+        Patients with identical inputs at identical volumes count once (a cohort of a few dozen
+        distinct body sizes is cheaper exactly, and gets no grid); the systems are built a chunk
+        of patients at a time (a cohort's matrices are never all held)."""
+        model = twin.model
+        resolved = _CommandResolver(model).resolve(commands, dt_s, twin)
+        net_inflow = resolved.inflow_l_s - resolved.outflow_l_s
+        system = (
+            twin.reservoir_volume_l - dt_s * net_inflow,
+            twin.abdominal_volume_l + dt_s * net_inflow,
+            resolved.inflow_l_s,
+            resolved.outflow_l_s,
+        )
+        classes = model.patient_class
+        if classes.size != model.n_patients:
+            classes = np.arange(model.n_patients)
+        table = np.stack([classes.astype(np.float64), *system], axis=1)
+        patients = np.unique(table, axis=0, return_index=True)[1].astype(np.int64)
+        patients.sort()
+
+        def part(rows: _parametric.Rows) -> tuple[TwinModel, list[FloatArray]]:
+            index = patients[rows]
+            return model.subset(index), [np.asarray(column)[index] for column in system]
+
+        def a_thermal_of(rows: _parametric.Rows) -> FloatArray:
+            sub, arguments = part(rows)
+            return sub.thermal_system(*arguments)[0]
+
+        def a_drug_of(rows: _parametric.Rows) -> FloatArray:
+            sub, arguments = part(rows)
+            return sub.drug_system(*arguments)
+
+        # the input rows that vary, from a sample spread over the cohort (twins check the rest)
+        sample = np.unique(np.linspace(0, patients.size - 1, _parametric.CHUNK).astype(np.int64))
+        sub, arguments = part(sample)
+        inputs = sub.thermal_system(*arguments)[1]
+        family = cls()
+        shape = (patients.size, len(model.drugs), model.drug_layout.size)
+        family._add(a_thermal_of, inputs, a_drug_of, shape, dt_s)
+        return family
+
+    @property
+    def grids(self) -> int:
+        """Interpolation grids held (thermal and drug)."""
+        return len(self._thermal) + len(self._drug)
+
+    def thermal(
+        self, a_thermal: FloatArray, b_thermal: FloatArray, dt_s: float
+    ) -> FloatArray | None:
+        """``[Phi | Gamma]`` of these thermal systems from a grid that covers them, or ``None``."""
+        for family in self._thermal:
+            maps = family.apply(a_thermal, b_thermal, dt_s)
+            if maps is not None:
+                self.served += 1
+                return maps
+        self.declined += 1
         return None
-    weights, grid = family
-    # grid maps in the final layout [Phi | Gamma_shared], then one product for the whole batch
-    maps = np.empty((grid.shape[0], size, size + N_THERMAL_INPUTS))
-    maps[:, :, :size] = grid[:, :, :size]
-    np.divide(grid[:, :, size : size + N_THERMAL_INPUTS], scale, out=maps[:, :, size:])
-    thermal = np.empty((n, size, size + N_THERMAL_INPUTS))
-    np.matmul(weights, maps.reshape(grid.shape[0], -1), out=thermal.reshape(n, -1))
-    # Psi e_r for the rows whose inputs differ, times those inputs
-    unit = grid[:, :, size + N_THERMAL_INPUTS :] / scale
-    unit_maps = (weights @ unit.reshape(grid.shape[0], -1)).reshape(n, size, -1)
-    thermal[:, :, size:] += unit_maps @ b_thermal[:, varying_rows, :]
-    return thermal
+
+    def drug(self, index: int, a_drug: FloatArray, dt_s: float) -> FloatArray | None:
+        """``Phi_drug`` of drug ``index``'s systems ``(g, m, m)`` from a grid that covers them,
+        or ``None``."""
+        for drug_index, step_s, family in self._drug:
+            if drug_index != index or step_s != dt_s:
+                continue
+            weights = family.weights(a_drug * dt_s)
+            if weights is not None:
+                self.served += 1
+                return _combine(weights, family.exponentials)
+        self.declined += 1
+        return None
 
 
 def fluid_volumes_l(
