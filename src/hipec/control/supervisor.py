@@ -21,13 +21,12 @@ Three layers
    confirmed the same way; a faulty channel reads ``nan`` in
    :attr:`SupervisorVerdict.trusted_reading` (what the controller should use), and the heater
    stays off (``HEATER_OFF``, pumps circulating) until the operator has checked the probe and
-   reset. A cavity probe drifting against the others is caught by the rate cross-check (its
-   deviation from the median of the other probes and the outflow moving faster than
-   ``drift_rate_k_per_min`` while they hold still: a 0.5 K/min drift within ~20-27 s in
-   quasi-steady circulation), by its distance from that median (> ``disagree_k``) and by its
-   distance from its own baseline (> ``drift_k``). During heat-up and the first minutes of the
-   perfusion the regions legitimately diverge at up to ~2 K/min, so a slow drift is confirmed
-   only once the circulation settles (fault campaign: 32-273 s for 0.5 K/min).
+   reset. A cavity probe drifting is caught by its model-based residual
+   (:mod:`hipec.control.residual`: its reading against a small model of its region fed by the
+   measured inflow, outflow and flow, isolated against the other probes), in every phase with
+   balanced circulation of a filled abdomen, heat-up included (twin: a 0.5 K/min drift within
+   20-27 s); also by its distance from the median of the other probes and the outflow
+   (> ``disagree_k``) and by its distance from its own baseline (> ``drift_k``).
 
 Every threshold and persistence is data: :class:`~hipec.control.limits.SafetyLimits` (regimen limits
 plus defaults) and :class:`SupervisorConfig` (checks, plausibility thresholds).
@@ -45,6 +44,7 @@ from enum import IntEnum
 from hipec.control.alarms import AlarmCondition
 from hipec.control.events import Event
 from hipec.control.limits import SafetyLimits
+from hipec.control.residual import CavityResiduals, ResidualConfig
 from hipec.devices.base import Command, DeviceInfo, Reading
 
 
@@ -109,8 +109,8 @@ DEFAULT_CHECKS: dict[str, CheckSpec] = {
     # puts the machine in its safe state.
     "PROBE_DISCONNECTED": CheckSpec(2.0, _A.HEATER_OFF),
     "PROBE_STUCK": CheckSpec(0.0, _A.HEATER_OFF),  # the stuck window is its persistence
-    # 3 s (was 10 s): its conditions are already averaged (a 30 s slope, or a state held since the
-    # heater settled); a 0.5 K/min drift must be confirmed within 30 s of its onset
+    # 3 s (was 10 s): its conditions are already averaged (a smoothed model residual, or a state
+    # held since the heater settled); a 0.5 K/min drift must be confirmed within 30 s of its onset
     "PROBE_IMPLAUSIBLE": CheckSpec(3.0, _A.HEATER_OFF),
 }
 
@@ -147,23 +147,19 @@ class SupervisorConfig:
         A cavity probe whose deviation from that median moves more than ``drift_k`` [K] from its own
         running baseline (exponential, time constant ``drift_baseline_s`` [s]) is implausible; the
         baseline is used only after ``drift_settle_s`` [s] of continuous flow.
-    drift_rate_window_s, drift_rate_k_per_min, drift_rate_reference_gain, drift_rate_inflow_gain
-        Rate cross-check: over the last ``drift_rate_window_s`` [s] the least-squares slope of a
-        cavity probe's deviation from that median must not exceed ``drift_rate_k_per_min`` [K/min]
-        plus ``drift_rate_reference_gain`` times the slope of the median itself (a probe that moves
-        while its redundant references hold still is lying; one that moves with them is not), plus
-        ``drift_rate_inflow_gain`` times the slope of the inflow. A probe right at an inflow
-        catheter follows the inflow while the others lag, and may be condemned when the inflow
-        setpoint moves; a gain of 1 forgives that, but it also hid real 0.5 K/min drifts during
-        inflow changes in the fault campaign (7 of 63 undetected), so the default is 0: place
-        probes away from the inflow catheters.
-    drift_rate_settle_s, drift_rate_max_reference_k_per_min, drift_rate_max_inflow_k_per_min,
-    drift_rate_max_net_flow_l_per_min
-        The rate cross-check runs only in quasi-steady circulation: flow for ``drift_rate_settle_s``
-        [s], the reference median and the inflow each moving less than their maximum [K/min], and
-        the pumps balanced within ``drift_rate_max_net_flow_l_per_min`` [L/min]. In heat-up, filling
-        and rinsing the regions legitimately diverge at up to ~2 K/min (probes near the inflow
-        follow it within seconds, far ones lag), which no rate threshold could tell from a drift.
+    residual, residual_limit_k, residual_bound_factor
+        Model-based residual check (:mod:`hipec.control.residual`): a cavity probe whose isolated
+        residual (reading minus its region model, against the model error ``residual.window_s``
+        earlier and against the other probes) exceeds ``max(residual_limit_k,
+        residual_bound_factor * bound)`` [K] is implausible, ``bound`` being the largest healthy
+        residual of its region in the identification runs
+        (:data:`~hipec.control.residual.REGION_RESIDUAL_BOUND_K`; near the inflow catheters the
+        model is least accurate). It needs no quasi-steady circulation (the model follows heat-up
+        and inflow changes), only balanced pumps and a filled abdomen. A 0.5 K/min drift crosses
+        0.15 K 18 s after its onset. It replaces the rate cross-check (a probe's deviation from
+        the other probes moving faster than 0.3 K/min while they held still), which ran only in
+        quasi-steady circulation (drifts starting in heat-up were confirmed after 34-273 s) and
+        condemned probes at an inflow catheter that followed an oscillating inflow.
     heater_tolerance_w
         Allowed difference between commanded and delivered heater power [W].
     heater_settle_s
@@ -207,14 +203,9 @@ class SupervisorConfig:
     drift_k: float = 1.5
     drift_baseline_s: float = 120.0
     drift_settle_s: float = 300.0
-    drift_rate_window_s: float = 30.0
-    drift_rate_k_per_min: float = 0.3
-    drift_rate_reference_gain: float = 1.0
-    drift_rate_inflow_gain: float = 0.0
-    drift_rate_settle_s: float = 60.0
-    drift_rate_max_reference_k_per_min: float = 0.5
-    drift_rate_max_inflow_k_per_min: float = 0.5
-    drift_rate_max_net_flow_l_per_min: float = 0.2
+    residual: ResidualConfig = field(default_factory=ResidualConfig)
+    residual_limit_k: float = 0.15
+    residual_bound_factor: float = 1.5
     heater_tolerance_w: float = 100.0
     heater_settle_s: float = 60.0
     stuck_on_rise_k_per_min: float = 1.0
@@ -283,20 +274,6 @@ class _Sample:
 
 def _finite(value: float) -> bool:
     return math.isfinite(value)
-
-
-def _slope_per_min(times: list[float], values: list[float]) -> float:
-    """Least-squares slope of ``values`` over ``times`` [unit per min] (nan if undefined)."""
-    n = len(times)
-    if n < 2:
-        return math.nan
-    mean_t = sum(times) / n
-    mean_v = sum(values) / n
-    spread = sum((t - mean_t) ** 2 for t in times)
-    if spread <= 0.0:
-        return math.nan
-    covariance = sum((t - mean_t) * (v - mean_v) for t, v in zip(times, values, strict=True))
-    return covariance / spread * 60.0
 
 
 def _cavity_channel(region: int) -> str:
@@ -379,12 +356,12 @@ class Supervisor:
         self._heater_high_since_s: float | None = None
         self._flow_since_s: float | None = None
         self._drift_baseline_k: dict[str, float] = {}
-        # per cavity channel: (time [s], deviation from the reference median [K], that median [C])
-        self._deviation_history: dict[str, deque[tuple[float, float, float]]] = {}
         self._inhibit = False
         self._hazard_now = False
         self._pending_events: list[Event] = []
         self._cavity_channels: tuple[str, ...] = ()
+        self._residual_model = CavityResiduals(self.limits.technique, self.config.residual)
+        self._residuals_k: dict[int, float] = {}
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -421,6 +398,11 @@ class Supervisor:
         self._cavity_channels = tuple(_cavity_channel(r) for r in reading.cavity_probe_regions)
         self._track(reading, last_command, dt_s)
         self._remember(reading)
+        faulty = self.masked_channels
+        self._residuals_k = self._residual_model.update(
+            reading,
+            frozenset(r for r in reading.cavity_probe_regions if _cavity_channel(r) in faulty),
+        )
 
         raw: list[AlarmCondition] = []
         raw += self._limit_checks(reading)
@@ -624,9 +606,7 @@ class Supervisor:
                 reading.outflow_l_per_min - reading.inflow_l_per_min,
             )
         )
-        keep_s = max(
-            cfg.stuck_window_s, cfg.leak_window_s, cfg.rise_window_s, cfg.drift_rate_window_s
-        )
+        keep_s = max(cfg.stuck_window_s, cfg.leak_window_s, cfg.rise_window_s)
         # keep one sample at or before the longest window's start
         while len(self._history) > 2 and self._history[1].time_s <= reading.time_s - keep_s:
             self._history.popleft()
@@ -935,27 +915,30 @@ class Supervisor:
             self._flow_since_s is not None and r.time_s - self._flow_since_s >= cfg.drift_settle_s
         )
         alpha = min(1.0, dt_s / cfg.drift_baseline_s) if cfg.drift_baseline_s > 0 else 1.0
-        inflow_rate = self._inflow_rate(r.time_s)
+        condemned: set[str] = set()
+        for region in r.cavity_probe_regions:
+            name = _cavity_channel(region)
+            residual = self._residuals_k.get(region, math.nan)
+            bound = self._residual_model.bound_k(region)
+            limit = max(cfg.residual_limit_k, cfg.residual_bound_factor * bound)
+            if name in group and _finite(residual) and abs(residual) > limit:
+                condemned.add(name)
+                out.append(
+                    AlarmCondition(
+                        "PROBE_IMPLAUSIBLE",
+                        abs(residual),
+                        limit,
+                        name,
+                        f"{residual:+.2f} K from its region model",
+                    )
+                )
         for name, value in group.items():
             others = [v for other, v in group.items() if other != name]
             if outflow is not None:
                 others.append(outflow)
-            if len(others) < 2:
-                continue
-            reference = statistics.median(others)
-            deviation = value - reference
-            rate = self._deviation_rate(name, r, deviation, reference, inflow_rate)
-            if rate is not None:
-                out.append(
-                    AlarmCondition(
-                        "PROBE_IMPLAUSIBLE",
-                        rate,
-                        cfg.drift_rate_k_per_min,
-                        name,
-                        f"moving {rate:+.2f} K/min against the other probes, which hold still",
-                    )
-                )
+            if len(others) < 2 or name in condemned:
                 continue  # a drifting probe must not drag its own baseline along
+            deviation = value - statistics.median(others)
             if abs(deviation) > cfg.disagree_k:
                 out.append(
                     AlarmCondition(
@@ -984,53 +967,3 @@ class Supervisor:
                 continue  # a drifting probe must not drag its own baseline along
             self._drift_baseline_k[name] = baseline + alpha * (deviation - baseline)
         return out
-
-    def _inflow_rate(self, now: float) -> float:
-        """Least-squares slope of the raw inflow temperature over the drift-rate window [K/min]
-        (nan if the window is not full or the inflow probe gave no reading in it)."""
-        window = self._window(now, self.config.drift_rate_window_s)
-        if window is None or len(window) < 3:
-            return math.nan
-        values = [sample.temperatures["inflow"] for sample in window]
-        if not all(_finite(v) for v in values):
-            return math.nan
-        return _slope_per_min([sample.time_s for sample in window], values)
-
-    def _deviation_rate(
-        self, name: str, r: Reading, deviation: float, reference: float, inflow_rate: float
-    ) -> float | None:
-        """Record ``name``'s deviation and return its slope [K/min] if the rate cross-check
-        condemns it (None otherwise; see :class:`SupervisorConfig`)."""
-        cfg, now = self.config, r.time_s
-        window_s = cfg.drift_rate_window_s
-        history = self._deviation_history.setdefault(name, deque())
-        history.append((now, deviation, reference))
-        while len(history) > 2 and history[1][0] <= now - window_s + 1e-9:
-            history.popleft()
-        if (
-            window_s <= 0
-            or len(history) < 3
-            or history[0][0] > now - window_s + 1e-9
-            or self._flow_since_s is None
-            or now - self._flow_since_s < cfg.drift_rate_settle_s + window_s
-        ):
-            return None
-        net = r.inflow_l_per_min - r.outflow_l_per_min
-        if not (_finite(net) and abs(net) <= cfg.drift_rate_max_net_flow_l_per_min):
-            return None
-        times = [sample[0] for sample in history]
-        deviation_rate = _slope_per_min(times, [sample[1] for sample in history])
-        reference_rate = _slope_per_min(times, [sample[2] for sample in history])
-        steady = (
-            abs(reference_rate) <= cfg.drift_rate_max_reference_k_per_min
-            and _finite(inflow_rate)
-            and abs(inflow_rate) <= cfg.drift_rate_max_inflow_k_per_min
-        )
-        limit = (
-            cfg.drift_rate_k_per_min
-            + cfg.drift_rate_reference_gain * abs(reference_rate)
-            + cfg.drift_rate_inflow_gain * abs(inflow_rate)
-        )
-        if steady and abs(deviation_rate) > limit:
-            return deviation_rate
-        return None
