@@ -9,10 +9,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import math
 
+import numpy as np
 import pytest
 from control_helpers import reading
 
-from hipec.control.procedure import ProcedureConfig
 from hipec.control.residual import (
     REGION_MODELS,
     REGION_RESIDUAL_BOUND_K,
@@ -21,12 +21,22 @@ from hipec.control.residual import (
     ResidualConfig,
     isolated_residual,
 )
-from hipec.control.supervisor import SENSOR_FAULT_CODES
+from hipec.control.supervisor import SENSOR_FAULT_CODES, SupervisorConfig
 from hipec.devices.faults import Fault
 from hipec.errors import InvalidInputError
-from hipec.protocols import get_regimen, plan_perfusion
-from hipec.runner import RunConfig, simulated_run
 from hipec.runner.campaign import SENSOR_DETECTION_LIMIT_S
+from hipec.runner.identification import (
+    DEFAULT_PROBES,
+    HELD_OUT_RUNS,
+    IDENTIFICATION_RUNS,
+    INITIAL_COEFFICIENTS,
+    IdentificationRun,
+    healthy_residual_bounds_k,
+    identify_region_model,
+    record_run,
+    record_runs,
+    region_residuals_k,
+)
 
 # -- the pieces ---------------------------------------------------------------------------------
 
@@ -103,43 +113,26 @@ def test_pump_stop_restarts_the_model() -> None:
 # -- on the simulated machine -------------------------------------------------------------------
 
 #: Fault-free runs (heat-up and the first minutes of perfusion, where the regions diverge most):
-#: every library regimen (open and closed), both controllers, several seeds, other body sizes and
-#: perfusion flows. (regimen, controller, seed, height [cm], weight [kg], flow [L/min] or None)
+#: every library regimen (open and closed), both controllers, several seeds, other body sizes
+#: [cm], [kg] and perfusion flows [L/min].
 HEALTHY_RUNS = [
-    ("aspsm-mmc", "cascade", 0, 170.0, 70.0, None),
-    ("dutch-mmc", "pid", 1, 170.0, 70.0, None),
-    ("elias-oxaliplatin", "cascade", 2, 170.0, 70.0, None),
-    ("gastric-cisplatin-mmc", "pid", 2, 170.0, 70.0, None),  # PID swings the inflow: probe at it
-    ("mesothelioma-cisplatin-doxorubicin", "cascade", 1, 170.0, 70.0, None),
-    ("ovhipec-cisplatin", "pid", 0, 170.0, 70.0, None),
-    ("prodige7", "cascade", 3, 170.0, 70.0, None),
-    ("dutch-mmc", "cascade", 4, 150.0, 45.0, 2.5),
-    ("aspsm-mmc", "pid", 5, 195.0, 120.0, 1.0),
-    ("ovhipec-cisplatin", "cascade", 6, 195.0, 120.0, 2.5),
-    ("gastric-cisplatin-mmc", "pid", 7, 150.0, 45.0, 1.0),
+    IdentificationRun("aspsm-mmc", "cascade", 0),
+    IdentificationRun("dutch-mmc", "pid", 1),
+    IdentificationRun("elias-oxaliplatin", "cascade", 2),
+    IdentificationRun("gastric-cisplatin-mmc", "pid", 2),  # PID swings the inflow: probe at it
+    IdentificationRun("mesothelioma-cisplatin-doxorubicin", "cascade", 1),
+    IdentificationRun("ovhipec-cisplatin", "pid", 0),
+    IdentificationRun("prodige7", "cascade", 3),
+    IdentificationRun("dutch-mmc", "cascade", 4, 150.0, 45.0, 2.5),
+    IdentificationRun("aspsm-mmc", "pid", 5, 195.0, 120.0, 1.0),
+    IdentificationRun("ovhipec-cisplatin", "cascade", 6, 195.0, 120.0, 2.5),
+    IdentificationRun("gastric-cisplatin-mmc", "pid", 7, 150.0, 45.0, 1.0),
 ]
 
 
-def _run_config(controller: str, flow: float | None, max_run_s: float) -> RunConfig:
-    procedure = None if flow is None else ProcedureConfig(perfusion_flow_l_per_min=flow)
-    return RunConfig(
-        control_period_s=1.0, max_run_s=max_run_s, controller=controller, procedure=procedure
-    )
-
-
-@pytest.mark.parametrize(
-    ("regimen", "controller", "seed", "height_cm", "weight_kg", "flow"), HEALTHY_RUNS
-)
-def test_no_probe_alarm_in_fault_free_runs(
-    regimen: str,
-    controller: str,
-    seed: int,
-    height_cm: float,
-    weight_kg: float,
-    flow: float | None,
-) -> None:
-    plan = plan_perfusion(get_regimen(regimen), height_cm=height_cm, weight_kg=weight_kg)
-    runner = simulated_run(plan, _run_config(controller, flow, 1500.0), seed=seed)
+@pytest.mark.parametrize("run", HEALTHY_RUNS, ids=str)
+def test_no_probe_alarm_in_fault_free_runs(run: IdentificationRun) -> None:
+    runner = run.runner(1500.0)
     result = runner.run()
     assert "perfuse" in [phase.name for phase in result.phases]
     probe_alarms = [
@@ -151,41 +144,30 @@ def test_no_probe_alarm_in_fault_free_runs(
 
 
 #: Drift onsets in the heat-up and early in the perfusion, where the regions legitimately move
-#: at up to ~2 K/min: (regimen, controller, seed, height [cm], weight [kg], flow, onset)
+#: at up to ~2 K/min.
 DRIFT_RUNS = [
-    ("dutch-mmc", "cascade", 0, 170.0, 70.0, None, "mid-heat"),
-    ("gastric-cisplatin-mmc", "pid", 1, 170.0, 70.0, None, "mid-heat"),
-    ("prodige7", "pid", 2, 150.0, 45.0, 2.5, "early-perfuse"),
-    ("mesothelioma-cisplatin-doxorubicin", "cascade", 3, 195.0, 120.0, 1.0, "early-perfuse"),
+    (IdentificationRun("dutch-mmc", "cascade", 0), "mid-heat"),
+    (IdentificationRun("gastric-cisplatin-mmc", "pid", 1), "mid-heat"),
+    (IdentificationRun("prodige7", "pid", 2, 150.0, 45.0, 2.5), "early-perfuse"),
+    (
+        IdentificationRun("mesothelioma-cisplatin-doxorubicin", "cascade", 3, 195.0, 120.0, 1.0),
+        "early-perfuse",
+    ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("regimen", "controller", "seed", "height_cm", "weight_kg", "flow", "onset"), DRIFT_RUNS
-)
+@pytest.mark.parametrize(("run", "onset"), DRIFT_RUNS, ids=str)
 def test_drift_is_confirmed_within_30_s_in_heat_up_and_early_perfusion(
-    regimen: str,
-    controller: str,
-    seed: int,
-    height_cm: float,
-    weight_kg: float,
-    flow: float | None,
-    onset: str,
+    run: IdentificationRun, onset: str
 ) -> None:
-    plan = plan_perfusion(get_regimen(regimen), height_cm=height_cm, weight_kg=weight_kg)
-    first = simulated_run(plan, _run_config(controller, flow, 1500.0), seed=seed).run()
+    first = run.runner(1500.0).run()
     starts = {phase.name: phase.start_min * 60.0 for phase in first.phases}
     onset_s = float(
         round((starts["heat"] + starts["perfuse"]) / 2.0)
         if onset == "mid-heat"
         else starts["perfuse"] + 120.0
     )
-    runner = simulated_run(
-        plan,
-        _run_config(controller, flow, onset_s + 45.0),
-        seed=seed,
-        faults=[Fault("cavity-probe-drift", onset_s)],
-    )
+    runner = run.runner(onset_s + 45.0, faults=[Fault("cavity-probe-drift", onset_s)])
     runner.run()
     raised = [
         (a.raised_s, a.source) for a in runner.alarms.records if a.code == "PROBE_IMPLAUSIBLE"
@@ -213,3 +195,73 @@ def test_a_known_faulty_probe_is_no_reference_for_the_others() -> None:
     assert isolated[0] == pytest.approx(raw[0], rel=0.05)  # still judged against the others
     # the others are judged on their own residual (one trusted reference left), not against it
     assert isolated[6] == raw[6] and isolated[3] == raw[3]
+
+
+# -- the identification is reproducible (hipec.runner.identification) ---------------------------
+
+#: Fresh fault-free runs of the open technique, none of them in the identification set: two to
+#: fit on, one to judge both models on (other seeds, sizes and flows).
+FRESH_FIT_RUNS = (
+    IdentificationRun("dutch-mmc", "cascade", 8),
+    IdentificationRun("prodige7", "pid", 9, 150.0, 45.0),
+)
+FRESH_CHECK_RUN = IdentificationRun("ovhipec-cisplatin", "cascade", 10, 195.0, 120.0, 2.5)
+#: A re-identified model may have a largest healthy residual this much above the stored one's [K]
+#: (a tenth of the smallest alarm limit, 0.15 K).
+REFIT_MARGIN_K = 0.015
+
+
+def test_identification_and_held_out_runs_are_disjoint_and_cover_both_techniques() -> None:
+    assert not set(IDENTIFICATION_RUNS) & set(HELD_OUT_RUNS)
+    for technique in ("open", "closed"):
+        fit = [run for run in IDENTIFICATION_RUNS if run.technique == technique]
+        assert {run.controller for run in fit} == {"cascade", "pid"}
+        assert sum(run.every_region for run in fit) >= 4  # every region seen in several runs
+
+
+def test_a_fresh_identification_predicts_as_well_as_the_stored_model() -> None:
+    """Region 3, at an inflow catheter (the largest model error), re-identified from two fresh
+    runs from the standard start: on a third run its largest healthy residual is at most
+    ``REFIT_MARGIN_K`` above the stored model's, and far below the start's."""
+    fit_set = record_runs(FRESH_FIT_RUNS)
+    check = [record_run(FRESH_CHECK_RUN)]
+    fitted = identify_region_model(fit_set, 3)
+
+    def largest_k(coefficients: tuple[float, float, float, float, float, float]) -> float:
+        return float(np.abs(region_residuals_k(check, 3, coefficients)).max())
+
+    stored = largest_k(REGION_MODELS["open"][3])
+    assert largest_k(fitted) <= stored + REFIT_MARGIN_K
+    assert largest_k(fitted) < 0.5 * largest_k(INITIAL_COEFFICIENTS)  # the fit found something
+
+
+#: Fault-free runs in none of the sets (other seeds, sizes and flows), default probes.
+HELD_OUT_DEFAULT_PROBE_RUNS = [
+    IdentificationRun("elias-oxaliplatin", "cascade", 12, 185.0, 95.0, 1.5),
+    IdentificationRun("aspsm-mmc", "pid", 13, 160.0, 55.0, 2.0),
+]
+
+
+@pytest.mark.parametrize("run", HELD_OUT_DEFAULT_PROBE_RUNS, ids=str)
+def test_stored_bounds_hold_on_a_held_out_fault_free_run(run: IdentificationRun) -> None:
+    """Each default probe's largest healthy isolated residual is within its region's stored
+    bound."""
+    found = healthy_residual_bounds_k([record_run(run)])
+    stored = REGION_RESIDUAL_BOUND_K[run.technique]
+    assert all(found[region] > 0.0 for region in DEFAULT_PROBES)  # judged at all
+    assert [(r, found[r]) for r in DEFAULT_PROBES if found[r] > stored[r]] == []
+
+
+def test_no_region_would_alarm_on_a_held_out_fault_free_run() -> None:
+    """A probe in every region (each judged with two default probes), a run in none of the sets:
+    every region's largest healthy isolated residual stays below the supervisor's limit
+    ``max(residual_limit_k, residual_bound_factor * bound)``. (The bounds are the largest
+    residuals met in the identification runs; a fresh run may exceed some by a few 0.01 K, which
+    the factor covers.)"""
+    run = IdentificationRun("aspsm-mmc", "pid", 11, 160.0, 55.0, 2.0, every_region=True)
+    found = healthy_residual_bounds_k([record_run(run)])
+    stored = REGION_RESIDUAL_BOUND_K[run.technique]
+    config = SupervisorConfig()
+    limits = [max(config.residual_limit_k, config.residual_bound_factor * b) for b in stored]
+    assert all(value > 0.0 for value in found)  # every region judged
+    assert [(r, found[r]) for r in range(13) if found[r] >= limits[r]] == []
