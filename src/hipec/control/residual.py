@@ -39,6 +39,20 @@ when the heat-up starts. The residual is judged only in balanced circulation of 
 at least ``min_abdomen_volume_l`` pumped in) held for ``window_s``: priming (empty abdomen),
 filling and draining change what the model assumes.
 
+Operating state. The model is least accurate while the inflow temperature rises fast (the
+heat-up: near an inflow catheter up to 0.23 K), and accurate once it is steady (at most 0.11 K),
+so each region has two bounds, chosen from the measured inflow temperature alone
+(:attr:`CavityResiduals.steady`)::
+
+    settled(t) = |mean(T_in over (t - M, t]) - mean(T_in over (t - 2M, t - M])| <= c
+    steady(t)  = settled at every sample of [t - H, t]   (and the inflow pump running)
+
+with ``M`` = 30 s, ``c`` = 0.25 K and ``H`` = 60 s (:class:`ResidualConfig`): the heat-up bound
+:data:`REGION_RESIDUAL_BOUND_K` applies until then and again for ``H`` after any change of the
+inflow, the steady bound :data:`REGION_STEADY_RESIDUAL_BOUND_K` otherwise. (The means average out
+sensor noise and small swings; an inflow swinging by a K over minutes, as a PID's can, keeps the
+heat-up bound. ``H`` lets the regions and the residual's reference catch up with the inflow.)
+
 The coefficients (:data:`REGION_MODELS`) were identified offline, per technique, by output-error
 least squares (``scipy.optimize.least_squares`` on ``r`` wherever it is judged) from fault-free
 runs of the simulated machine at a 1 s control period (default catheters: inflow regions 1 and 3,
@@ -47,7 +61,8 @@ controllers, plus flows 1.0 and 2.5 L/min and patients 150 cm / 45 kg and 195 cm
 regimens; the default probes (0, 6, 3) for the 7 regimens, both controllers, seeds 1 and 2. They
 were checked on held-out runs (other regimens, seeds, sizes and flows). They are held here as plain
 numbers so the runtime loop never imports the twin; hipec model fits, not published figures
-(the twin's own regions, not a patient's: unverified clinically).
+(the twin's own regions, not a patient's: unverified clinically). The bounds of each state are
+the largest healthy isolated residuals in that state over the identification and held-out runs.
 
 The procedure and its run sets are :mod:`hipec.runner.identification` (offline tooling: it runs
 the simulated machine). Regenerate both tables, each model printed with its largest healthy
@@ -57,9 +72,10 @@ residual beside the stored one's (about 15 min on one core)::
     .venv/bin/python -m hipec.runner.identification open 0,6,3  # one technique, some regions
 
 ``tests/control/test_residual.py`` re-identifies region 3 from fresh runs and checks the stored
-bounds on held-out runs. (Regenerated on the twin of commit e221e29: other coefficients of equal
-fit, largest healthy residual within 0.03 K of the stored models', and bounds of the stored
-models at or at most 0.02 K below the stored bounds; the stored numbers are kept.)
+bounds of both states on held-out runs. (Regenerated on the twin of commit e221e29: other
+coefficients of equal fit, largest healthy residual within 0.03 K of the stored models', and
+heat-up bounds of the stored models at or at most 0.02 K below the stored bounds; the stored
+numbers are kept.)
 """
 
 from __future__ import annotations
@@ -108,10 +124,21 @@ REGION_MODELS: dict[str, tuple[tuple[float, float, float, float, float, float], 
 
 #: Per technique, per PCI region: the largest healthy isolated residual ``|r_iso|`` [K] met in the
 #: identification runs and in held-out runs (patients 150 cm / 45 kg and 195 cm / 120 kg, flows 1.0
-#: and 2.5 L/min), probes with two others of the default layout (0, 6, 3).
+#: and 2.5 L/min), probes with two others of the default layout (0, 6, 3): the heat-up bound (used
+#: while :attr:`CavityResiduals.steady` is False). Set before the operating states were told apart
+#: (the largest over whole runs); the heat-up alone gives the same or at most 0.02 K less
+#: (``python -m hipec.runner.identification``): the stored numbers are kept.
 REGION_RESIDUAL_BOUND_K: dict[str, tuple[float, ...]] = {
     "open": (0.10, 0.18, 0.15, 0.17, 0.09, 0.11, 0.08, 0.07, 0.11, 0.11, 0.07, 0.06, 0.10),
     "closed": (0.10, 0.21, 0.16, 0.23, 0.10, 0.10, 0.10, 0.07, 0.11, 0.10, 0.06, 0.07, 0.13),
+}
+
+#: Per technique, per PCI region: the largest healthy isolated residual ``|r_iso|`` [K] in steady
+#: inflow (:attr:`CavityResiduals.steady`), same runs and layout as :data:`REGION_RESIDUAL_BOUND_K`
+#: (hipec model fits on the twin, unverified clinically).
+REGION_STEADY_RESIDUAL_BOUND_K: dict[str, tuple[float, ...]] = {
+    "open": (0.07, 0.07, 0.06, 0.07, 0.05, 0.06, 0.07, 0.07, 0.07, 0.07, 0.07, 0.06, 0.09),
+    "closed": (0.07, 0.08, 0.08, 0.08, 0.06, 0.07, 0.08, 0.07, 0.07, 0.08, 0.06, 0.07, 0.11),
 }
 
 #: Cavity probe lag the models were identified with [s] (the simulated machine's cavity sensor).
@@ -146,6 +173,14 @@ class ResidualConfig:
         probes read no perfusate.
     probe_time_constant_s
         Cavity probe lag ``tau_p`` [s].
+    inflow_mean_s
+        The inflow is steady when its mean over the last ``inflow_mean_s`` [s] differs from its
+        mean over the ``inflow_mean_s`` before by at most ``max_steady_inflow_change_k`` [K] ...
+    max_steady_inflow_change_k
+        ... (the means average out sensor noise and small swings of the inflow) ...
+    steady_hold_s
+        ... at every sample of the last ``steady_hold_s`` [s] (the regions and the residual's
+        reference catch up with the inflow).
     """
 
     window_s: float = 30.0
@@ -157,6 +192,9 @@ class ResidualConfig:
     max_net_flow_l_per_min: float = 0.2
     min_abdomen_volume_l: float = 1.0
     probe_time_constant_s: float = PROBE_TIME_CONSTANT_S
+    inflow_mean_s: float = 30.0
+    max_steady_inflow_change_k: float = 0.25
+    steady_hold_s: float = 60.0
 
     def __post_init__(self) -> None:
         positive = (
@@ -168,6 +206,9 @@ class ResidualConfig:
             "min_flow_l_per_min",
             "max_net_flow_l_per_min",
             "min_abdomen_volume_l",
+            "inflow_mean_s",
+            "max_steady_inflow_change_k",
+            "steady_hold_s",
         )
         for name in positive:
             value = getattr(self, name)
@@ -303,21 +344,64 @@ class CavityResiduals:
     def __init__(self, technique: str, config: ResidualConfig | None = None) -> None:
         key = "open" if technique == "open" else "closed"
         self.models = REGION_MODELS[key]
+        #: heat-up bounds (inflow not yet steady) [K]
         self.bounds_k = REGION_RESIDUAL_BOUND_K[key]
+        #: steady-inflow bounds [K]
+        self.steady_bounds_k = REGION_STEADY_RESIDUAL_BOUND_K[key]
         self.config = config or ResidualConfig()
         self._probes: dict[int, ProbeResidual] = {}
         self._abdomen_l = 0.0
         self._last_time_s: float | None = None
         self._balanced_since_s: float | None = None
+        self._inflow: deque[tuple[float, float]] = deque()
+        self._inflow_settled_since_s: float | None = None
         #: the latest residual of every probe before isolation [K]
         self.raw_residuals_k: dict[int, float] = {}
         #: the latest sample was in balanced circulation of a filled abdomen for ``window_s``
         self.judged = False
+        #: the measured inflow temperature has been steady for ``steady_hold_s``
+        #: (:class:`ResidualConfig`): the steady bounds apply
+        self.steady = False
 
     def bound_k(self, region: int) -> float:
-        """The region's largest healthy isolated residual in the identification runs [K] (nan
-        for a region without a model)."""
-        return self.bounds_k[region] if 0 <= region < len(self.bounds_k) else math.nan
+        """The region's largest healthy isolated residual in the identification runs [K], in the
+        current operating state: :attr:`steady_bounds_k` when :attr:`steady`, else
+        :attr:`bounds_k` (nan for a region without a model)."""
+        bounds = self.steady_bounds_k if self.steady else self.bounds_k
+        return bounds[region] if 0 <= region < len(bounds) else math.nan
+
+    def _track_inflow(self, time_s: float, inflow_c: float, flowing: bool) -> bool:
+        """Update and return :attr:`steady` from the measured inflow temperature alone::
+
+            settled(t) = |mean(T_in over (t - M, t]) - mean(T_in over (t - 2M, t - M])| <= c
+            steady(t)  = settled at every sample of [t - H, t]
+
+        ``M`` = ``inflow_mean_s``, ``c`` = ``max_steady_inflow_change_k``, ``H`` =
+        ``steady_hold_s``. A pump stop or a missing reading starts over (not steady)."""
+        cfg = self.config
+        history = self._inflow
+        if not (flowing and math.isfinite(inflow_c)):
+            history.clear()
+            self._inflow_settled_since_s = None
+            return False
+        history.append((time_s, inflow_c))
+        span = 2.0 * cfg.inflow_mean_s
+        while len(history) > 1 and history[1][0] <= time_s - span + 1e-9:
+            history.popleft()
+        settled = False
+        if history[0][0] <= time_s - span + 1e-9:
+            split = time_s - cfg.inflow_mean_s + 1e-9
+            recent = [value for t, value in history if t > split]
+            earlier = [value for t, value in history if time_s - span + 1e-9 < t <= split]
+            if recent and earlier:
+                change = sum(recent) / len(recent) - sum(earlier) / len(earlier)
+                settled = abs(change) <= cfg.max_steady_inflow_change_k
+        if not settled:
+            self._inflow_settled_since_s = None
+            return False
+        if self._inflow_settled_since_s is None:
+            self._inflow_settled_since_s = time_s
+        return time_s - self._inflow_settled_since_s >= cfg.steady_hold_s - 1e-9
 
     @property
     def abdomen_volume_l(self) -> float:
@@ -330,7 +414,10 @@ class CavityResiduals:
         self._abdomen_l = 0.0
         self._last_time_s = None
         self._balanced_since_s = None
+        self._inflow.clear()
+        self._inflow_settled_since_s = None
         self.judged = False
+        self.steady = False
 
     def update(self, reading: Reading, excluded: frozenset[int] = frozenset()) -> dict[int, float]:
         """Advance every probe's model with ``reading``; isolated residual ``r_iso`` [K] by region
@@ -353,6 +440,9 @@ class CavityResiduals:
         judged = self.judged = (
             self._balanced_since_s is not None
             and reading.time_s - self._balanced_since_s >= cfg.window_s - 1e-9
+        )
+        self.steady = self._track_inflow(
+            reading.time_s, reading.inflow_c, flow >= cfg.min_flow_l_per_min
         )
         raw: dict[int, float] = {}
         for region, value in zip(reading.cavity_probe_regions, reading.cavity_c, strict=True):

@@ -152,10 +152,13 @@ class SupervisorConfig:
         residual (reading minus its region model, against the model error ``residual.window_s``
         earlier and against the other probes) exceeds ``max(residual_limit_k,
         residual_bound_factor * bound)`` [K] is implausible, ``bound`` being the largest healthy
-        residual of its region in the identification runs
-        (:data:`~hipec.control.residual.REGION_RESIDUAL_BOUND_K`; near the inflow catheters the
-        model is least accurate). It needs no quasi-steady circulation (the model follows heat-up
-        and inflow changes), only balanced pumps and a filled abdomen. A 0.5 K/min drift crosses
+        residual of its region in the identification runs in the current operating state
+        (:meth:`~hipec.control.residual.CavityResiduals.bound_k`: the heat-up bound
+        :data:`~hipec.control.residual.REGION_RESIDUAL_BOUND_K` while the measured inflow
+        temperature changes, near the inflow catheters the model is least accurate; the steady
+        bound :data:`~hipec.control.residual.REGION_STEADY_RESIDUAL_BOUND_K` once it has held).
+        It needs no quasi-steady circulation (the model follows heat-up and inflow changes), only
+        balanced pumps and a filled abdomen. A 0.5 K/min drift crosses
         0.15 K 18 s after its onset. It replaces the rate cross-check (a probe's deviation from
         the other probes moving faster than 0.3 K/min while they held still), which ran only in
         quasi-steady circulation (drifts starting in heat-up were confirmed after 34-273 s) and
@@ -919,7 +922,7 @@ class Supervisor:
         for region in r.cavity_probe_regions:
             name = _cavity_channel(region)
             residual = self._residuals_k.get(region, math.nan)
-            bound = self._residual_model.bound_k(region)
+            bound = self._residual_model.bound_k(region)  # of the operating state
             limit = max(cfg.residual_limit_k, cfg.residual_bound_factor * bound)
             if name in group and _finite(residual) and abs(residual) > limit:
                 condemned.add(name)

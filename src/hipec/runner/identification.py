@@ -1,8 +1,9 @@
 """Offline identification of the cavity probe residual models on the simulated machine.
 
-Reproduces :data:`hipec.control.residual.REGION_MODELS` and
-:data:`~hipec.control.residual.REGION_RESIDUAL_BOUND_K` (never in the runtime loop; it lives in
-the runner layer because it runs the simulated machine).
+Reproduces :data:`hipec.control.residual.REGION_MODELS`,
+:data:`~hipec.control.residual.REGION_RESIDUAL_BOUND_K` and
+:data:`~hipec.control.residual.REGION_STEADY_RESIDUAL_BOUND_K` (never in the runtime loop; it
+lives in the runner layer because it runs the simulated machine).
 
 1. :func:`record_run`: a fault-free run of the simulated machine at a 1 s control period with
    the supervisor's residual check disabled (a false trip would change the trajectory the model is
@@ -14,7 +15,8 @@ the runner layer because it runs the simulated machine).
 
        min_p  sum_runs sum_(t judged) r(t; p)^2
 
-3. :func:`healthy_residual_bounds_k`: per region, the largest healthy isolated residual
+3. :func:`healthy_residual_bounds_k`: per region and operating state (heat-up, steady inflow:
+   :attr:`~hipec.control.residual.CavityResiduals.steady`), the largest healthy isolated residual
    ``|r_iso|`` [K] with two other probes of the default layout (0, 6, 3) (a region outside the
    layout with every pair of it), rounded up to 0.01 K.
 
@@ -42,6 +44,7 @@ from hipec.control.procedure import ProcedureConfig
 from hipec.control.residual import (
     REGION_MODELS,
     REGION_RESIDUAL_BOUND_K,
+    REGION_STEADY_RESIDUAL_BOUND_K,
     CavityResiduals,
     ProbeResidual,
     ResidualConfig,
@@ -345,30 +348,52 @@ def _layouts(regions: Sequence[int], layout: Sequence[int]) -> list[tuple[int, t
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class HealthyBounds:
+    """Per region 0-12, the largest healthy isolated residual ``|r_iso|`` [K] in each operating
+    state (:attr:`hipec.control.residual.CavityResiduals.steady`).
+
+    Attributes
+    ----------
+    heat_up_k
+        While the inflow is not steady (:data:`~hipec.control.residual.REGION_RESIDUAL_BOUND_K`).
+    steady_k
+        In steady inflow (:data:`~hipec.control.residual.REGION_STEADY_RESIDUAL_BOUND_K`).
+    """
+
+    heat_up_k: tuple[float, ...]
+    steady_k: tuple[float, ...]
+
+
 def healthy_residual_bounds_k(
     recordings: Sequence[Recording],
     models: Sequence[Coefficients] | None = None,
     config: ResidualConfig | None = None,
     layout: Sequence[int] = DEFAULT_PROBES,
-) -> tuple[float, ...]:
-    """Per region 0-12, the largest healthy isolated residual ``|r_iso|`` [K] in the recordings
-    (all of one technique), judged with two other probes of ``layout``, rounded up to 0.01 K
-    (0 for a region without a probe). ``models``: the regions' coefficients (None: the stored
-    ones)."""
+) -> HealthyBounds:
+    """Per region 0-12 and operating state, the largest healthy isolated residual ``|r_iso|``
+    [K] in the recordings (all of one technique), judged with two other probes of ``layout``,
+    rounded up to 0.01 K (0 for a region without a probe or never judged in the state).
+    ``models``: the regions' coefficients (None: the stored ones)."""
     techniques = {rec.technique for rec in recordings}
     if len(techniques) != 1:
         raise ValueError(f"recordings must be of one technique, got {sorted(techniques)}")
     technique = techniques.pop()
-    worst = [0.0] * REGION_COUNT
+    worst = {False: [0.0] * REGION_COUNT, True: [0.0] * REGION_COUNT}  # by steady
     for recording in recordings:
         regions = recording.readings[0].cavity_probe_regions
-        seen: dict[frozenset[int], dict[int, float]] = {}  # a layout is run once
+        seen: dict[frozenset[int], dict[bool, dict[int, float]]] = {}  # a layout is run once
         for region, probes in _layouts(regions, layout):
             key = frozenset(probes)
             if key not in seen:
                 seen[key] = _largest_isolated_k(recording, probes, technique, models, config)
-            worst[region] = max(worst[region], seen[key][region])
-    return tuple(math.ceil(round(w * 100.0, 6)) / 100.0 for w in worst)
+            for steady, largest in seen[key].items():
+                worst[steady][region] = max(worst[steady][region], largest[region])
+
+    def rounded(values: list[float]) -> tuple[float, ...]:
+        return tuple(math.ceil(round(w * 100.0, 6)) / 100.0 for w in values)
+
+    return HealthyBounds(rounded(worst[False]), rounded(worst[True]))
 
 
 def _largest_isolated_k(
@@ -377,20 +402,23 @@ def _largest_isolated_k(
     technique: str,
     models: Sequence[Coefficients] | None,
     config: ResidualConfig | None,
-) -> dict[int, float]:
+) -> dict[bool, dict[int, float]]:
+    """By operating state (steady or not), each probe's largest ``|r_iso|`` [K]."""
     residuals = CavityResiduals(technique, config)
     if models is not None:
         residuals.models = tuple(models)
-    largest = dict.fromkeys(probes, 0.0)
+    largest = {False: dict.fromkeys(probes, 0.0), True: dict.fromkeys(probes, 0.0)}
     for reading in recording.readings:
         subset = replace(
             reading,
             cavity_c=tuple(reading.cavity_probe(r) for r in probes),
             cavity_probe_regions=tuple(probes),
         )
-        for region, value in residuals.update(subset).items():
+        isolated = residuals.update(subset)
+        state = largest[residuals.steady]
+        for region, value in isolated.items():
             if math.isfinite(value):
-                largest[region] = max(largest[region], abs(value))
+                state[region] = max(state[region], abs(value))
     return largest
 
 
@@ -420,11 +448,15 @@ def regenerate_tables(
                 f"refit {worst[1]:.3f} K"
             )
         lines.append("    ),")
-        stored_bounds = REGION_RESIDUAL_BOUND_K[technique]
+        refit = healthy_residual_bounds_k(every, models)
+        kept = healthy_residual_bounds_k(every)
         for label, bounds in (
-            ("bounds, refit models ", healthy_residual_bounds_k(every, models)),
-            ("bounds, stored models", healthy_residual_bounds_k(every)),
-            ("bounds in use        ", stored_bounds),
+            ("heat-up bounds, refit models ", refit.heat_up_k),
+            ("heat-up bounds, stored models", kept.heat_up_k),
+            ("heat-up bounds in use        ", REGION_RESIDUAL_BOUND_K[technique]),
+            ("steady bounds, refit models  ", refit.steady_k),
+            ("steady bounds, stored models ", kept.steady_k),
+            ("steady bounds in use         ", REGION_STEADY_RESIDUAL_BOUND_K[technique]),
         ):
             lines.append(f"    # {technique} {label}: {', '.join(f'{b:.2f}' for b in bounds)}")
     return "\n".join(lines)
