@@ -536,8 +536,7 @@ class CascadeController:
 
     def region_estimate(self, reading: Reading, technique: str = "open") -> RegionEstimate | None:
         """The 13 regions as the controller estimates them (None without a probe)."""
-        estimator = self._regions["open" if technique == "open" else "closed"]
-        return estimator.estimate_reading(reading)
+        return self._regions[_estimator_key(technique)].estimate_reading(reading)
 
     def _gain_scale(self, reading: Reading) -> float:
         cfg = self.config
@@ -898,6 +897,7 @@ class CoverageController(CascadeController):
         self._covering = False
         self._was_covering = False
         self._aim: CoverageAim | None = None
+        self._estimate: RegionEstimate | None = None  # this tick's, shared by its steps
         self._probe_trim_k = 0.0
         super().__init__(config or CoverageConfig())
 
@@ -912,6 +912,12 @@ class CoverageController(CascadeController):
         self._covering = False
         self._was_covering = False
         self._aim = None
+        self._estimate = None
+        self._probe_trim_k = 0.0
+
+    def _restart_band_loop(self) -> None:
+        self._outer.reset()
+        self._drop_k = math.nan
         self._probe_trim_k = 0.0
 
     def aim(self, setpoints: TemperatureSetpoints) -> CoverageAim:
@@ -955,7 +961,7 @@ class CoverageController(CascadeController):
         self, reading: Reading, setpoints: TemperatureSetpoints, dt_s: float
     ) -> HeaterDemand:
         """One control step; see :class:`TemperatureController`."""
-        estimate = self.region_estimate(reading, setpoints.technique)
+        self._estimate = estimate = self.region_estimate(reading, setpoints.technique)
         self._covering = (
             self.covers(setpoints) and estimate is not None and math.isfinite(reading.inflow_c)
         )
@@ -971,14 +977,11 @@ class CoverageController(CascadeController):
         dt_s: float,
     ) -> tuple[float, str, float, str | None, str | None]:
         cfg = self.config
-        aim = self._aim
-        estimate = self.region_estimate(reading, setpoints.technique)
+        aim, estimate = self._aim, self._estimate
         if aim is None or estimate is None:
             # the cascade on the regimen's own target and clamp
             if self._was_covering:
-                self._outer.reset()
-                self._drop_k = math.nan
-                self._probe_trim_k = 0.0
+                self._restart_band_loop()
             self._was_covering = False
             wanted, controlled_on, measured, code, reason = super()._wanted_setpoint(
                 reading, setpoints, target, ceiling, dt_s
@@ -989,9 +992,7 @@ class CoverageController(CascadeController):
             return wanted, controlled_on, measured, code, reason
         if not self._was_covering:
             # (re)start the band loop from the present inflow (a new heat-up)
-            self._outer.reset()
-            self._drop_k = math.nan
-            self._probe_trim_k = 0.0
+            self._restart_band_loop()
             self._was_covering = True
         drop = self._drop_k if math.isfinite(self._drop_k) else reading.inflow_c - estimate.mean_c
         mean_target = self.mean_target_c(aim, drop, setpoints.technique)
@@ -1025,7 +1026,7 @@ class CoverageController(CascadeController):
     ) -> tuple[float, float, str]:
         """While covering: the estimated mean of the 13 regions, the hottest region (estimated,
         or the hottest probe if higher) and the label."""
-        estimate = self.region_estimate(reading, setpoints.technique)
+        estimate = self._estimate
         if self._aim is None or estimate is None:
             return super()._abdominal(reading, setpoints)
         hottest = estimate.hottest_c

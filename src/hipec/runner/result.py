@@ -328,10 +328,6 @@ def drug_key(name: str) -> str:
     return name.lower().split()[0]
 
 
-def _at_43(drug: str) -> FloatArray | None:
-    return thermal_enhancement_ratio(drug, np.array([[MEASURED_HIGH_C]]))
-
-
 def _drug_region_rows(
     drug: str, times: FloatArray, region_c: FloatArray, region_mg_l: FloatArray
 ) -> list[dict[str, Any]]:
@@ -395,6 +391,7 @@ def simulation_report(result: RunResult, plan: PerfusionPlan) -> dict[str, Any]:
         auc_perfusate = float(auc_mg_min_per_l(times, perfusate[window]))
         auc_plasma = float(auc_mg_min_per_l(times, plasma[window]))
         cmax, tmax_s = peak(trace.time_s[after_start], plasma[after_start])
+        at_43 = thermal_enhancement_ratio(name, MEASURED_HIGH_C)
         drugs[drug_key(name)] = {
             "dose_mg": round(given, 1),
             "fraction_remaining_in_perfusate": _r(state.fraction_remaining if state else None, 4),
@@ -406,10 +403,7 @@ def simulation_report(result: RunResult, plan: PerfusionPlan) -> dict[str, Any]:
             "plasma_cmax_mg_per_l": _r(float(cmax), 4),
             "plasma_tmax_min": _r((float(tmax_s) - timer_start_s) / 60.0, 1),
             "penetration_depth_mm": _r(state.penetration_depth_mm if state else None, 3),
-            "thermal_enhancement_ratio_at_43c": _r(
-                float(enhancement[-1, 0]) if (enhancement := _at_43(name)) is not None else None,
-                3,
-            ),
+            "thermal_enhancement_ratio_at_43c": _r(float(at_43) if at_43 is not None else None, 3),
             "regions": _drug_region_rows(name, times, regions, trace.region_mg_l[window, column]),
         }
     return {
