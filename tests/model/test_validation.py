@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hipec.errors import InvalidInputError, NotFoundError
+from hipec.model import validation
 from hipec.model.citations import CITATIONS
 from hipec.model.validation import (
     COHORT_DISTRIBUTIONS,
@@ -18,6 +19,7 @@ from hipec.model.validation import (
     REGIMEN_PERFUSION_MIN,
     CohortDistribution,
     ValidationRow,
+    core_start_sensitivity,
     core_tail_drivers,
     experiment_outcomes,
     inflow_hold_rule,
@@ -149,6 +151,9 @@ def test_cohort_stays_within_the_documented_bounds(seed: int, count: int) -> Non
     assert all(inflow.low - 0.01 <= t <= inflow.high + 0.01 for t in cohort.inflow_c)
     times = {entry[0] for entry in REGIMEN_PERFUSION_MIN.values()}
     assert set(cohort.regimen_perfusion_min) <= times
+    # contact area: anatomic area per BSA (0.6-0.8) x wetted share (0.3-0.6)
+    assert len(cohort.contact_area_per_bsa) == count
+    assert all(0.18 - 1e-3 <= a <= 0.48 + 1e-3 for a in cohort.contact_area_per_bsa)
 
 
 def test_cohort_spans_both_sides_of_hendrix_flow_split() -> None:
@@ -175,6 +180,38 @@ def test_cohort_reproduces_hendrix_lower_core_at_high_flow() -> None:
     found = drivers()
     assert found["mean_core_max_high_flow_c"] < found["mean_core_max_low_flow_c"]
     assert found["share_39_5_high_flow"] <= found["share_39_5_low_flow"]
+
+
+def test_contact_area_varies_between_patients_and_reaches_the_twin() -> None:
+    assert CORE_COHORT.cohort is not None
+    areas = np.array(CORE_COHORT.cohort.contact_area_per_bsa)
+    assert areas.max() - areas.min() > 0.15  # spans most of the published 0.18-0.48
+    twin, _ = validation._run(CORE_COHORT)  # the twin the experiment runs on
+    bsa = np.array([p.body_surface_area_m2 for p in CORE_COHORT.cohort.patients])
+    np.testing.assert_allclose(twin.model.body.contact_area_m2, areas * bsa)
+
+
+@functools.cache
+def start_sensitivity() -> tuple[dict[str, float], ...]:
+    return tuple(core_start_sensitivity(CORE_COHORT))
+
+
+def test_warmer_starts_raise_both_core_shares() -> None:
+    """The evidence behind the >= 39.5 C row: the unpublished starting core moves both studies'
+    shares the same way, so one start range cannot raise the one without the other."""
+    default, warm, normothermic = start_sensitivity()
+    assert (default["start_low_c"], default["start_high_c"]) == (35.0, 37.5)
+    for warmer in (warm, normothermic):
+        assert warmer["core_max_mean_c"] > default["core_max_mean_c"] + 0.2
+        assert warmer["share_core_39_5"] > default["share_core_39_5"]
+        assert warmer["share_core_38_regimen_time"] > default["share_core_38_regimen_time"]
+
+
+def test_start_sensitivity_refuses_bad_ranges_and_needs_a_cohort() -> None:
+    with pytest.raises(InvalidInputError, match="start_ranges_c"):
+        core_start_sensitivity(CORE_COHORT, ((37.0, 36.0),))
+    with pytest.raises(InvalidInputError, match="cohort"):
+        core_start_sensitivity(EXPERIMENTS[3])
 
 
 def test_tail_drivers_need_a_cohort() -> None:

@@ -81,9 +81,11 @@ CITATIONS: dict[str, str] = {
         "intra-abdominal pressure 2-34 mmHg; authors and title not verified)."
     ),
     "BladderTemperature2021": (
-        "Study of 214 adults undergoing CRS-HIPEC, Ann Surg Oncol, doi 10.1245/s10434-021-10929-8 "
-        "(as quoted by the hipec domain brief: 114 of 214 reached a bladder temperature >= 38 C; "
-        "authors and title not verified)."
+        "Risk of intraoperative hyperthermia and outcomes in adults undergoing cytoreductive "
+        "surgery (CRS) with hyperthermic intraperitoneal chemotherapy (HIPEC). Ann Surg Oncol, "
+        "doi 10.1245/s10434-021-10929-8 (abstract: 114 of 214 reached a bladder temperature "
+        ">= 38 C at any time; perfusion duration (OR 1.094 per min) and blood transfusion (OR 5.7) "
+        "predicted >= 39 C; authors, year and pages not verified)."
     ),
     "Cho1999": (
         "Cho HK, Lush RM, Bartlett DL, et al. Pharmacokinetics of cisplatin administered by "
@@ -102,9 +104,23 @@ CITATIONS: dict[str, str] = {
         "Pharmacol 2009;63:799-805."
     ),
     "Hendrix2020": (
-        "Hendrix RJ, et al. Core temperature during hyperthermic intraperitoneal chemotherapy. "
-        "Ann Surg Oncol 2020 (as quoted by the hipec domain brief: 27 % of 135 patients reached "
-        ">= 39.5 C in 90 min; authors beyond the first not verified)."
+        "Hendrix RJ, Kassira JP, Lambert LA. Elevated maximum core body temperature during "
+        "hyperthermic intraperitoneal chemoperfusion (HIPEC) is associated with increased "
+        "postoperative complications. Ann Surg Oncol 2020;27:232-9, doi 10.1245/s10434-019-07495-5 "
+        "(abstract: 36 of 135 patients (27 %) reached a maximum core >= 39.5 C during the 90-min "
+        "HIPEC; flows >= 2.35 L/min went with a lower average core temperature (p = 0.05) and "
+        "better peritoneal heating (p = 0.02))."
+    ),
+    "Fischbach2005": (
+        "The influence of peritoneal surface area on dialysis adequacy. Perit Dial Int "
+        "2005;25(Suppl 3):S137-40, doi 10.1177/089686080502503s36 (abstract: the contact area, the "
+        "wetted membrane, is 30-60 % of the anatomic area in humans by computed tomography; "
+        "authors not verified)."
+    ),
+    "PeritonealAreaReview": (
+        "The physiology of peritoneal solute, water, and lymphatic transport (review; abstract: "
+        "peritoneal / body surface area 0.6-0.8 in adults from autopsy studies, anatomic areas "
+        "1.0-1.3 m2; authors, journal and year not verified)."
     ),
     "Cooney-CFD": (
         "Cooney et al., computational fluid dynamics of HIPEC perfusion: temperature spread "

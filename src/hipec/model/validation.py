@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -255,6 +255,9 @@ class CohortDistribution:
 
 _A = "hipec-assumption"
 _HTC_KEY = "Fluid-to-wall heat transfer coefficient [W/(m2.K)]"
+_CONTACT_KEY = "Peritoneal contact area per body surface area [m2/m2]"
+_ANATOMIC_KEY = "Anatomic peritoneal area per body surface area [m2/m2]"
+_WETTED_KEY = "Wetted share of the anatomic peritoneum [-]"
 
 #: Between-patient variability of the core-temperature cohort, keyed by quantity and unit. No
 #: published distribution of the core temperature at the start of HIPEC (end of CRS) was found
@@ -292,6 +295,16 @@ COHORT_DISTRIBUTIONS: dict[str, CohortDistribution] = {
         "forced convection of perfusate over the peritoneum, +-1/3 around the patient set's "
         "300 W/(m2.K) (wetting and stirring differ between patients); no published range",
     ),
+    _ANATOMIC_KEY: CohortDistribution(
+        "uniform", 0.6, 0.8, 0.6, 0.8, "PeritonealAreaReview", False,
+        "peritoneal / body surface area 0.6-0.8 in adults (autopsy studies)",
+    ),
+    _WETTED_KEY: CohortDistribution(
+        "uniform", 0.3, 0.6, 0.3, 0.6, "Fischbach2005", False,
+        "contact (wetted) area 30-60 % of the anatomic peritoneum by CT, with posture and fill "
+        "volume; the product of the two is the patient's peritoneal contact area per body "
+        "surface area (0.18-0.48; the patient set's 0.3 lies inside)",
+    ),
 }  # fmt: skip
 
 
@@ -321,6 +334,8 @@ class VirtualCohort:
     heat_transfer_w_per_m2_k: tuple[float, ...]
     regimen_perfusion_min: tuple[float, ...]
     seed: int
+    #: peritoneal contact area per body surface area [m2/m2] (anatomic area x wetted share)
+    contact_area_per_bsa: tuple[float, ...] = ()
 
 
 def virtual_cohort(
@@ -342,13 +357,18 @@ def virtual_cohort(
     chosen = {**COHORT_DISTRIBUTIONS, **(distributions or {})}
     rng = np.random.default_rng(seed)
     # one draw per key in a fixed order, so that the cohort depends only on the seed
-    draws = {key: chosen[key].sample(rng, count) for key in COHORT_DISTRIBUTIONS}
+    later = (_ANATOMIC_KEY, _WETTED_KEY)  # added later: drawn last, earlier draws unchanged
+    draws = {
+        key: chosen[key].sample(rng, count) for key in COHORT_DISTRIBUTIONS if key not in later
+    }
     heights = np.round(draws["Height [cm]"], 1)
     weights = np.round(draws["Body mass index [kg/m2]"] * (heights / 100.0) ** 2, 1)
     starts = np.round(draws["Core temperature at the start of HIPEC [degC]"], 2)
     regimen_times = [entry[0] for entry in REGIMEN_PERFUSION_MIN.values()]
     regimen_shares = [entry[1] for entry in REGIMEN_PERFUSION_MIN.values()]
     perfusion_min = rng.choice(regimen_times, size=count, p=regimen_shares)
+    draws.update({key: chosen[key].sample(rng, count) for key in later})
+    contact = draws[_ANATOMIC_KEY] * draws[_WETTED_KEY]
     patients = tuple(
         Patient(float(h), float(w), float(t))
         for h, w, t in zip(heights, weights, starts, strict=True)
@@ -360,6 +380,7 @@ def virtual_cohort(
         heat_transfer_w_per_m2_k=tuple(float(v) for v in np.round(draws[_HTC_KEY], 1)),
         regimen_perfusion_min=tuple(float(v) for v in perfusion_min),
         seed=seed,
+        contact_area_per_bsa=tuple(float(v) for v in np.round(contact, 3)),
     )
 
 
@@ -563,7 +584,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
         conditions=(
             "closed perfusions without cooling, 40 virtual adults sampled with seed 2020 from "
             "COHORT_DISTRIBUTIONS (height, BMI, core temperature at the start of HIPEC 35-37.5 C, "
-            "flow 1.5-3 L/min, inflow 42-44 C, fluid-to-wall heat transfer; each with its source "
+            "flow 1.5-3 L/min, inflow 42-44 C, fluid-to-wall heat transfer, peritoneal contact "
+            "area; each with its source "
             "or assumption flag); Hendrix 2020: every patient 90 min; doi "
             "10.1245/s10434-021-10929-8 (mitomycin C, cisplatin, oxaliplatin): each patient's "
             "maximum within their regimen's perfusion time (REGIMEN_PERFUSION_MIN, equal thirds, "
@@ -576,13 +598,18 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                 "hipec's choice: +-15 percentage points (cooling and probe sites differ between "
                 "centres by up to 1.5 C)",
                 "Hendrix2020",
-                "with physiological variability the twin warms patients by 1.5-3.5 K in 90 min "
-                "(highest core SD about 0.5 K), so only the warmest starts at hot inflows reach "
-                "39.5 C: the tail rises with the starting core and the inflow temperature "
-                "(core_tail_drivers), but it is thin; and at a held inflow the twin warms more at "
-                "higher flow, the opposite of Hendrix's lower core at >= 2.35 L/min. Transfusion "
-                "(OR 5.7 for >= 39 C, doi 10.1245/s10434-021-10929-8) and how centres set the "
-                "inflow at high flow are not modelled",
+                "with physiological variability (contact area 0.18-0.48 m2/m2 from published "
+                "ranges, heat transfer, body size, flow, inflow) the twin warms patients by "
+                "1.3-4 K in 90 min (highest core SD about 0.6 K), so only warm starts at hot "
+                "inflows reach 39.5 C. Neither study reports the core at the start of HIPEC, and "
+                "the two studies pull it apart (core_start_sensitivity, 40 patients): starts "
+                "35-37.5 C give 0.05 here and 0.55 for >= 38 C (within tolerance); starts "
+                "36-38 C give 0.15 here (within) but 0.75 for >= 38 C (outside). The centres "
+                "differ (cooling protocols are "
+                "not standardised; probe sites differ by up to 1.5 C) and transfusion (OR 5.7 "
+                "for >= 39 C) is not modelled. At a held inflow the twin warms more at higher "
+                "flow, the opposite of Hendrix's lower core at >= 2.35 L/min (a retrospective "
+                "association, p = 0.05)",
             ),
             PublishedValue(
                 "share_core_38_regimen_time",
@@ -623,7 +650,13 @@ def _run(experiment: Experiment) -> tuple[Twin, Trajectory]:
         rule = inflow_hold_rule(experiment.inflow_c, experiment.flow_l_min)
     else:
         defaults = patient_parameters.get_parameter_values()
-        sets = [defaults.with_overrides({_HTC_KEY: htc}) for htc in cohort.heat_transfer_w_per_m2_k]
+        contact = cohort.contact_area_per_bsa or (None,) * len(cohort.patients)
+        sets = [
+            defaults.with_overrides(
+                {_HTC_KEY: htc} if area is None else {_HTC_KEY: htc, _CONTACT_KEY: area}
+            )
+            for htc, area in zip(cohort.heat_transfer_w_per_m2_k, contact, strict=True)
+        ]
         twin = Twin.create(
             list(cohort.patients), drugs, experiment.technique, patient_parameters=sets
         )
@@ -687,6 +720,57 @@ def core_tail_drivers(experiment: Experiment) -> dict[str, float]:
             drivers[f"mean_core_max_{name}_c"] = float(maxima[members].mean())
             drivers[f"share_39_5_{name}"] = float(np.mean(maxima[members] >= 39.5))
     return drivers
+
+
+#: Ranges of the core temperature at the start of HIPEC [degC] that
+#: :func:`core_start_sensitivity` compares: the cohort's own (a hipec assumption) and two warmer,
+#: normothermic ones (centres that warm patients during the cytoreduction).
+START_RANGES_C: tuple[tuple[float, float], ...] = ((35.0, 37.5), (36.0, 38.0), (36.5, 37.5))
+
+
+def core_start_sensitivity(
+    experiment: Experiment, start_ranges_c: tuple[tuple[float, float], ...] = START_RANGES_C
+) -> list[dict[str, float]]:
+    """How the cohort's core-temperature shares depend on the unpublished starting core.
+
+    Re-samples the experiment's cohort (same size and seed) with the core temperature at the start
+    of HIPEC uniform over each range and returns per range ``start_low_c``, ``start_high_c``,
+    ``core_max_mean_c`` (90-min maxima, mean) [degC], ``share_core_39_5`` (Hendrix 2020's measure)
+    and ``share_core_38_regimen_time`` (doi 10.1245/s10434-021-10929-8's measure, each patient
+    within their regimen's time) [-].
+
+    Raises
+    ------
+    InvalidInputError
+        If the experiment has no virtual cohort, or a range is not ``low < high`` within 30-42 C.
+    """
+    cohort = experiment.cohort
+    if cohort is None:
+        raise InvalidInputError(
+            "experiment", f"must have a virtual cohort, got {experiment.identifier}"
+        )
+    key = "Core temperature at the start of HIPEC [degC]"
+    rows: list[dict[str, float]] = []
+    for low, high in start_ranges_c:
+        if not 30.0 <= low < high <= 42.0:
+            raise InvalidInputError(
+                "start_ranges_c", f"each range must be low < high within 30-42 C, got {low}-{high}"
+            )
+        start = CohortDistribution("uniform", low, high, low, high, _A, False, "sensitivity")
+        resampled = virtual_cohort(len(cohort.patients), cohort.seed, {key: start})
+        _, trajectory = _run(replace(experiment, cohort=resampled))
+        maxima = np.asarray(trajectory.core_temperature_c.max(axis=0))
+        own = _core_maxima_within(trajectory, resampled.regimen_perfusion_min)
+        rows.append(
+            {
+                "start_low_c": low,
+                "start_high_c": high,
+                "core_max_mean_c": float(maxima.mean()),
+                "share_core_39_5": float(np.mean(maxima >= 39.5)),
+                "share_core_38_regimen_time": float(np.mean(own >= 38.0)),
+            }
+        )
+    return rows
 
 
 def _terminal_half_life_min(time_s: FloatArray, plasma: FloatArray) -> float:

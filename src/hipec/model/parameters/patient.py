@@ -33,9 +33,10 @@ def get_parameter_values() -> ParameterSet:
                 0.3,
                 _A,
                 False,
-                "share of the peritoneum wetted by perfusate, times peritoneal area ~ BSA; chosen "
-                "so "
-                "the core warms about 1-2 K in 90 min at 42 C (Hendrix 2020 range)",
+                "wetted share of the peritoneum times its area per BSA: published ranges give "
+                "0.18-0.48 (30-60 % wetted by CT, Fischbach 2005; 0.6-0.8 m2 per m2 BSA, "
+                "peritoneal physiology review), the virtual cohorts sample that range; 0.3 keeps "
+                "the core warming about 1.5-3 K in 90 min at 42 C",
             ),
             "Wall thickness [m]": Sourced(0.010, _A, False, "modelled depth of the wall (issue 3)"),
             "Wall first cell thickness [m]": Sourced(
