@@ -1,6 +1,6 @@
 """Model-based probe residuals: the pieces, then the supervisor on the simulated machine (no false
 alarm in fault-free runs, a 0.5 K/min drift confirmed within 30 s of any onset, the heat-up and
-steady bounds each in their operating state)."""
+steady bounds each in their operating state). The graded heat-up bound: test_residual_heatup.py."""
 
 from __future__ import annotations
 
@@ -125,6 +125,9 @@ def test_isolation_cancels_common_model_error_and_keeps_a_lone_drift() -> None:
         "inflow_mean_s",
         "max_steady_inflow_change_k",
         "steady_hold_s",
+        "graded_exchange_fraction",
+        "full_heat_up_inflow_range_k",
+        "max_graded_memory_s",
     ],
 )
 def test_config_refuses_non_positive_values(field: str) -> None:
@@ -267,18 +270,26 @@ def test_drift_at_the_inflow_catheter_is_confirmed_within_30_s_in_perfusion(
 
 
 class _OperatingStates:
-    """Sink: per sample, the phase, the measured inflow [C] and the bound of region 3 in use [K]
-    (a :class:`CavityResiduals` fed the raw readings, as the supervisor's)."""
+    """Sink: per sample, the phase, the measured inflow [C], whether it is steady, the heat-up
+    fraction and the bound of region 3 in use [K] (a :class:`CavityResiduals` fed the raw
+    readings, as the supervisor's)."""
 
     def __init__(self, technique: str) -> None:
         self.residuals = CavityResiduals(technique)
-        self.samples: list[tuple[str, float, bool, float]] = []
+        self.samples: list[tuple[str, float, bool, float, float]] = []
 
     def on_sample(self, sample: RunSample) -> None:
-        self.residuals.update(sample.reading)
-        state = self.residuals.steady
-        bound = self.residuals.bound_k(3)
-        self.samples.append((sample.phase, sample.reading.inflow_c, state, bound))
+        residuals = self.residuals
+        residuals.update(sample.reading)
+        self.samples.append(
+            (
+                sample.phase,
+                sample.reading.inflow_c,
+                residuals.steady,
+                residuals.heat_up_fraction,
+                residuals.bound_k(3),
+            )
+        )
 
     def on_event(self, event: object) -> None:
         """Not needed."""
@@ -298,21 +309,23 @@ def test_the_steady_bound_is_never_used_during_the_heat_up(
     run: IdentificationRun, becomes_steady: bool
 ) -> None:
     """The heat-up: from the start of the heat phase until the measured inflow first comes within
-    0.5 K of its median over the perfusion. Throughout it the heat-up bound is in use; the steady
-    bound is in use at some time of the perfusion if the inflow becomes steady."""
+    0.5 K of its median over the perfusion. Throughout it the inflow is not steady and the bound in
+    use is the heat-up bound graded by the heat-up fraction (test_residual_heatup.py); the
+    steady bound is in use at some time of the perfusion if the inflow becomes steady."""
     states = _OperatingStates(run.technique)
     run.runner(1500.0, sinks=[states]).run()
     samples = states.samples
-    plateau_c = float(np.median([inflow for phase, inflow, _, _ in samples if phase == "perfuse"]))
-    heat = [i for i, (phase, *_) in enumerate(samples) if phase == "heat"]
+    plateau_c = float(np.median([s[1] for s in samples if s[0] == "perfuse"]))
+    heat = [i for i, s in enumerate(samples) if s[0] == "heat"]
     end = next(i for i in range(heat[0], len(samples)) if samples[i][1] >= plateau_c - 0.5)
     heat_up = samples[: end + 1]
     assert len(heat_up) > heat[0]  # the heat-up was seen
     heat_bound = REGION_RESIDUAL_BOUND_K[run.technique][3]
-    assert [i for i, (_, _, steady, bound) in enumerate(heat_up) if steady] == []
-    assert all(bound == heat_bound for *_, bound in heat_up)
     steady_bound = REGION_STEADY_RESIDUAL_BOUND_K[run.technique][3]
-    used = any(steady and bound == steady_bound for _, _, steady, bound in samples)
+    assert [i for i, s in enumerate(heat_up) if s[2]] == []
+    for _, _, _, fraction, bound in heat_up:
+        assert bound == pytest.approx(steady_bound + fraction * (heat_bound - steady_bound))
+    used = any(s[2] and s[4] == steady_bound for s in samples)
     assert used == becomes_steady
 
 
@@ -417,3 +430,6 @@ def test_no_region_would_alarm_on_a_held_out_fault_free_run() -> None:
         limits = [max(config.residual_limit_k, config.residual_bound_factor * b) for b in stored]
         assert all(value > 0.0 for value in values)  # every region judged
         assert [(r, values[r]) for r in range(13) if values[r] >= limits[r]] == []
+    # against the trip level in use at each sample (the graded heat-up bound)
+    assert all(fraction > 0.0 for fraction in found.limit_fraction)
+    assert [(r, f) for r, f in enumerate(found.limit_fraction) if f >= 1.0] == []

@@ -155,8 +155,10 @@ class SupervisorConfig:
         residual of its region in the identification runs in the current operating state
         (:meth:`~hipec.control.residual.CavityResiduals.bound_k`: the heat-up bound
         :data:`~hipec.control.residual.REGION_RESIDUAL_BOUND_K` while the measured inflow
-        temperature changes, near the inflow catheters the model is least accurate; the steady
-        bound :data:`~hipec.control.residual.REGION_STEADY_RESIDUAL_BOUND_K` once it has held).
+        temperature changes, near the inflow catheters the model is least accurate, graded down
+        towards the steady bound by the inflow's range over the last quarter of the abdomen's
+        exchange time; the steady bound
+        :data:`~hipec.control.residual.REGION_STEADY_RESIDUAL_BOUND_K` once it has held).
         It needs no quasi-steady circulation (the model follows heat-up and inflow changes), only
         balanced pumps and a filled abdomen. A 0.5 K/min drift crosses
         0.15 K 18 s after its onset. It replaces the rate cross-check (a probe's deviation from

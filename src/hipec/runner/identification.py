@@ -18,7 +18,8 @@ lives in the runner layer because it runs the simulated machine).
 3. :func:`healthy_residual_bounds_k`: per region and operating state (heat-up, steady inflow:
    :attr:`~hipec.control.residual.CavityResiduals.steady`), the largest healthy isolated residual
    ``|r_iso|`` [K] with two other probes of the default layout (0, 6, 3) (a region outside the
-   layout with every pair of it), rounded up to 0.01 K.
+   layout with every pair of it), rounded up to 0.01 K; and the largest ``|r_iso|`` as a fraction
+   of the supervisor's trip level in use (with the graded heat-up bound).
 
 The run sets: :data:`IDENTIFICATION_RUNS` (the fit) and :data:`HELD_OUT_RUNS` (checked, and in
 the bounds). Regenerate the tables (about 15 min on one core)::
@@ -348,6 +349,11 @@ def _layouts(regions: Sequence[int], layout: Sequence[int]) -> list[tuple[int, t
     return out
 
 
+#: By operating state (steady or not), each probe's largest ``|r_iso|`` [K]; each probe's largest
+#: fraction of the trip level.
+_Largest = tuple[dict[bool, dict[int, float]], dict[int, float]]
+
+
 @dataclass(frozen=True, slots=True)
 class HealthyBounds:
     """Per region 0-12, the largest healthy isolated residual ``|r_iso|`` [K] in each operating
@@ -359,10 +365,16 @@ class HealthyBounds:
         While the inflow is not steady (:data:`~hipec.control.residual.REGION_RESIDUAL_BOUND_K`).
     steady_k
         In steady inflow (:data:`~hipec.control.residual.REGION_STEADY_RESIDUAL_BOUND_K`).
+    limit_fraction
+        In either state, the largest ``|r_iso|`` as a fraction of the supervisor's trip level in
+        use at that sample, ``max(residual_limit_k, residual_bound_factor * bound)`` with the
+        graded bound :meth:`~hipec.control.residual.CavityResiduals.bound_k` (1 or more: a
+        false alarm were it held for the confirmation time).
     """
 
     heat_up_k: tuple[float, ...]
     steady_k: tuple[float, ...]
+    limit_fraction: tuple[float, ...]
 
 
 def healthy_residual_bounds_k(
@@ -370,30 +382,36 @@ def healthy_residual_bounds_k(
     models: Sequence[Coefficients] | None = None,
     config: ResidualConfig | None = None,
     layout: Sequence[int] = DEFAULT_PROBES,
+    supervisor: SupervisorConfig | None = None,
 ) -> HealthyBounds:
     """Per region 0-12 and operating state, the largest healthy isolated residual ``|r_iso|``
     [K] in the recordings (all of one technique), judged with two other probes of ``layout``,
-    rounded up to 0.01 K (0 for a region without a probe or never judged in the state).
+    rounded up to 0.01 K (0 for a region without a probe or never judged in the state), and the
+    largest fraction of the trip level of ``supervisor`` (None: the default one).
     ``models``: the regions' coefficients (None: the stored ones)."""
     techniques = {rec.technique for rec in recordings}
     if len(techniques) != 1:
         raise ValueError(f"recordings must be of one technique, got {sorted(techniques)}")
     technique = techniques.pop()
+    trip = supervisor or SupervisorConfig()
     worst = {False: [0.0] * REGION_COUNT, True: [0.0] * REGION_COUNT}  # by steady
+    fraction = [0.0] * REGION_COUNT
     for recording in recordings:
         regions = recording.readings[0].cavity_probe_regions
-        seen: dict[frozenset[int], dict[bool, dict[int, float]]] = {}  # a layout is run once
+        seen: dict[frozenset[int], _Largest] = {}  # a layout is run once
         for region, probes in _layouts(regions, layout):
             key = frozenset(probes)
             if key not in seen:
-                seen[key] = _largest_isolated_k(recording, probes, technique, models, config)
-            for steady, largest in seen[key].items():
+                seen[key] = _largest_isolated_k(recording, probes, technique, models, config, trip)
+            largest_by_state, largest_fraction = seen[key]
+            for steady, largest in largest_by_state.items():
                 worst[steady][region] = max(worst[steady][region], largest[region])
+            fraction[region] = max(fraction[region], largest_fraction[region])
 
     def rounded(values: list[float]) -> tuple[float, ...]:
         return tuple(math.ceil(round(w * 100.0, 6)) / 100.0 for w in values)
 
-    return HealthyBounds(rounded(worst[False]), rounded(worst[True]))
+    return HealthyBounds(rounded(worst[False]), rounded(worst[True]), tuple(fraction))
 
 
 def _largest_isolated_k(
@@ -402,12 +420,15 @@ def _largest_isolated_k(
     technique: str,
     models: Sequence[Coefficients] | None,
     config: ResidualConfig | None,
-) -> dict[bool, dict[int, float]]:
-    """By operating state (steady or not), each probe's largest ``|r_iso|`` [K]."""
+    trip: SupervisorConfig,
+) -> _Largest:
+    """By operating state (steady or not), each probe's largest ``|r_iso|`` [K]; each probe's
+    largest fraction of the trip level in use."""
     residuals = CavityResiduals(technique, config)
     if models is not None:
         residuals.models = tuple(models)
     largest = {False: dict.fromkeys(probes, 0.0), True: dict.fromkeys(probes, 0.0)}
+    fraction = dict.fromkeys(probes, 0.0)
     for reading in recording.readings:
         subset = replace(
             reading,
@@ -419,7 +440,11 @@ def _largest_isolated_k(
         for region, value in isolated.items():
             if math.isfinite(value):
                 state[region] = max(state[region], abs(value))
-    return largest
+                level = max(
+                    trip.residual_limit_k, trip.residual_bound_factor * residuals.bound_k(region)
+                )
+                fraction[region] = max(fraction[region], abs(value) / level)
+    return largest, fraction
 
 
 def regenerate_tables(
