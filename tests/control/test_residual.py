@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from control_helpers import reading
+from control_helpers import assert_drift_confirmed_in_time, reading
 
 from hipec.control.residual import (
     REGION_MODELS,
@@ -24,9 +24,7 @@ from hipec.control.residual import (
     isolated_residual,
 )
 from hipec.control.supervisor import SENSOR_FAULT_CODES, SupervisorConfig
-from hipec.devices.faults import Fault
 from hipec.errors import InvalidInputError
-from hipec.runner.campaign import SENSOR_DETECTION_LIMIT_S
 from hipec.runner.engine import RunSample
 from hipec.runner.identification import (
     DEFAULT_PROBES,
@@ -232,14 +230,7 @@ def test_drift_is_confirmed_within_30_s_in_heat_up_and_early_perfusion(
         if onset == "mid-heat"
         else starts["perfuse"] + 120.0
     )
-    runner = run.runner(onset_s + 45.0, faults=[Fault("cavity-probe-drift", onset_s)])
-    runner.run()
-    raised = [
-        (a.raised_s, a.source) for a in runner.alarms.records if a.code == "PROBE_IMPLAUSIBLE"
-    ]
-    assert raised, "drift not confirmed"
-    assert raised[0][1] == "cavity[0]"  # the drifting probe, and only it first
-    assert onset_s <= raised[0][0] <= onset_s + SENSOR_DETECTION_LIMIT_S
+    assert_drift_confirmed_in_time(run, onset_s, "cavity[0]")
 
 
 #: Drift of the probe at region 3 (next to an inflow catheter, the largest heat-up bound) in the
@@ -258,15 +249,7 @@ def test_drift_at_the_inflow_catheter_is_confirmed_within_30_s_in_perfusion(
     first = run.runner(1500.0).run()
     starts = {phase.name: phase.start_min * 60.0 for phase in first.phases}
     onset_s = starts["perfuse"] + after_perfuse_s
-    drift = Fault("cavity-probe-drift", onset_s, target="cavity[3]")
-    runner = run.runner(onset_s + 45.0, faults=[drift])
-    runner.run()
-    raised = [
-        (a.raised_s, a.source) for a in runner.alarms.records if a.code == "PROBE_IMPLAUSIBLE"
-    ]
-    assert raised, "drift not confirmed"
-    assert raised[0][1] == "cavity[3]"
-    assert onset_s <= raised[0][0] <= onset_s + SENSOR_DETECTION_LIMIT_S
+    assert_drift_confirmed_in_time(run, onset_s, "cavity[3]")
 
 
 class _OperatingStates:

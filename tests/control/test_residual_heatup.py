@@ -11,7 +11,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import math
 
 import pytest
-from control_helpers import reading
+from control_helpers import assert_drift_confirmed_in_time, reading
 
 from hipec.control.residual import (
     REGION_RESIDUAL_BOUND_K,
@@ -19,8 +19,6 @@ from hipec.control.residual import (
     CavityResiduals,
     ResidualConfig,
 )
-from hipec.devices.faults import Fault
-from hipec.runner.campaign import SENSOR_DETECTION_LIMIT_S
 from hipec.runner.identification import IdentificationRun
 
 FLOW_L_PER_MIN = 2.0
@@ -149,12 +147,4 @@ def test_a_drift_at_the_inflow_catheter_in_the_heat_up_is_confirmed_within_30_s(
     first = run.runner(400.0).run()
     starts = {phase.name: phase.start_min * 60.0 for phase in first.phases}
     onset_s = float(round((starts["heat"] + starts["perfuse"]) / 2.0))
-    drift = Fault("cavity-probe-drift", onset_s, target="cavity[3]")
-    runner = run.runner(onset_s + 45.0, faults=[drift])
-    runner.run()
-    raised = [
-        (a.raised_s, a.source) for a in runner.alarms.records if a.code == "PROBE_IMPLAUSIBLE"
-    ]
-    assert raised, "drift not confirmed"
-    assert raised[0][1] == "cavity[3]"
-    assert onset_s <= raised[0][0] <= onset_s + SENSOR_DETECTION_LIMIT_S
+    assert_drift_confirmed_in_time(run, onset_s, "cavity[3]")
