@@ -7,19 +7,26 @@
     (a large twin interpolates its propagators over the body-size family), twins of
     ``--sub-batch`` patients (cache-sized; each too small to interpolate, so exact exponentials),
     and twins of ``--sub-batch`` patients sharing one ``PropagatorFamily`` built once from the
-    whole cohort (its build is timed with the run); once with every patient distinct, once drawn
-    from ``--classes`` body sizes (patients with identical inputs share their propagators). The
-    difference to exact per-patient propagators is printed for ``--family-check`` patients;
+    whole cohort (its build is timed with the run: with more than one worker it is built by this
+    process and a helper process at once, see :func:`parallel_cohort_family`; the twins then take
+    their propagators from the systems the family visited); once with every patient distinct,
+    once drawn from ``--classes`` body sizes (patients with identical inputs share their
+    propagators). The difference to exact per-patient propagators is printed for
+    ``--family-check`` patients;
 (c) the same single run through the solve_ivp (BDF) reference, with the accuracy difference.
 
 Goals from issue 3: (a) <= 100 ms on one core; (b) >= 1,000 procedures/s on 2 cores; (c) fast path
 >= 20x faster than the reference at max |dT| <= 0.05 K and AUC difference <= 1 %.
 
-Run: ``.venv/bin/python benchmarks/twin.py [--patients 1000] [--batch-dt 30] [--workers 2]
-[--classes 50] [--sub-batch 32] [--family-check 300] [--reference-minutes 90]``. The load average
-is printed before and after: figures taken on a busy machine are slower, so (b) also prints the
-CPU time of the family build and of each worker, and the rate they would give on free cores.
-BLAS is pinned to one thread (set before numpy loads) so that (a) measures one core.
+Run: ``.venv/bin/python benchmarks/twin.py [--only a b c] [--patients 1000] [--batch-dt 30]
+[--workers 2] [--classes 50] [--sub-batch 20] [--cohorts distinct classes] [--layouts one own
+shared] [--cohort-repeats 1] [--family-check 300] [--reference-minutes 90]``; e.g. ``--only b
+--cohorts distinct --layouts shared --cohort-repeats 5 --family-check 0`` times the shared-family
+cohort alone. The load average is printed before and after: figures taken on a busy machine are
+slower, so (b) also prints the CPU time of the family build (and of its helper) and of each
+worker, and the rate they would give on free cores (CPU time itself grows when another process
+shares the caches: compare runs at similar load). BLAS is pinned to one thread (set before numpy
+loads) so that (a) measures one core.
 """
 
 from __future__ import annotations
@@ -33,14 +40,17 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import multiprocessing
 import statistics
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from hipec.model import (
+    Commands,
     Event,
     Patient,
     PropagatorFamily,
@@ -55,6 +65,12 @@ from hipec.model.state import FloatArray
 
 DURATION_S = 90 * 60.0
 RULE = simple_heater_rule(43.0, 2.0)
+#: Patients per twin of a cohort (hipec-chosen, measured on the 2-core machine of the goal): a
+#: distinct patient's propagators take ~290 kB, re-read every step, so a twin's must stay in the
+#: cache the two workers share. With two workers, twins of 32 (9 MB each) took 4.7 to 9.4 us per
+#: patient-step from run to run, twins of 20 4.7-5.0 us (both ~4.8 us with one worker); smaller
+#: twins add their fixed cost per step more often.
+SUB_BATCH = 20
 
 
 def procedure(
@@ -96,13 +112,131 @@ def run(
     return time.perf_counter() - start, trajectory
 
 
-def cohort_family(patients: list[Patient], dt_s: float) -> PropagatorFamily:
-    """The propagator family of the whole cohort in the procedure's configuration: a twin of every
-    patient (never stepped) after the t = 0 events, under the heater rule's pump flows."""
+def _cohort_twin(patients: list[Patient]) -> tuple[Twin, Commands]:
+    """A twin of every patient (never stepped) after the t = 0 events, with the heater rule's
+    commands (its pump flows are the procedure's configuration)."""
     twin, events = procedure(patients)
     for event in events:
         twin.apply_event(event)
-    return PropagatorFamily.for_twin(twin, RULE(twin), dt_s)
+    return twin, RULE(twin)
+
+
+def cohort_family(patients: list[Patient], dt_s: float) -> PropagatorFamily:
+    """The propagator family of the whole cohort in the procedure's configuration, built by this
+    process alone."""
+    return PropagatorFamily.for_twin(*_cohort_twin(patients), dt_s)
+
+
+#: The cohort twin and its commands, set before the family's helper process forks (it inherits
+#: them: no copy).
+_COHORT: tuple[Twin, Commands] | None = None
+
+
+def _helper_drug_family(dt_s: float) -> tuple[PropagatorFamily, float]:
+    """Helper: the drug grids of :data:`_COHORT`'s family and the CPU time they took [s]."""
+    start = time.process_time()
+    if _COHORT is None:
+        raise RuntimeError("the cohort must be set before the helper forks")
+    family = PropagatorFamily.for_twin(*_COHORT, dt_s, thermal=False)
+    return family, time.process_time() - start
+
+
+def _helper_exponentials(stack: FloatArray) -> tuple[FloatArray, float]:
+    """Helper: ``scipy.linalg.expm`` of a stack and the CPU time it took [s]."""
+    start = time.process_time()
+    return scipy.linalg.expm(stack), time.process_time() - start
+
+
+#: Matrices per piece of a stack shared with the helper (a few ms of work each).
+_PIECE = 2
+#: Stacks at least this large are shared even while the helper still builds the drug grids (it
+#: takes its first piece when done); smaller ones (the grid's convergence lines, each needed
+#: before the next) are then computed here, so as not to wait for the helper.
+_SHARED_STACK = 16
+
+
+class _SharedExponentials:
+    """Grid exponentials shared with the helper process (see :data:`_SHARED_STACK`): the stack is
+    cut into pieces of :data:`_PIECE` matrices, the helper takes them from the front (two in
+    flight, so that it never waits for the next) and this process from the back until they
+    meet, so the work splits by how fast each runs whatever the machine's load. ``expm`` treats
+    every matrix of a stack on its own, so the sharing changes the grids by round-off at most."""
+
+    def __init__(
+        self, helper: ProcessPoolExecutor, busy: Future[tuple[PropagatorFamily, float]]
+    ) -> None:
+        self.helper, self.busy = helper, busy
+        self.helper_cpu_s = 0.0
+
+    def __call__(self, stack: FloatArray) -> FloatArray:
+        if stack.shape[0] <= _PIECE or (stack.shape[0] < _SHARED_STACK and not self.busy.done()):
+            return np.asarray(scipy.linalg.expm(stack))
+        pieces = [stack[start : start + _PIECE] for start in range(0, stack.shape[0], _PIECE)]
+        results: list[FloatArray | None] = [None] * len(pieces)
+        # next piece of the helper, one past the next of this process, pieces in the helper
+        bounds = [0, len(pieces)]
+        in_flight = [0]
+        lock = threading.Lock()
+        helper_done = threading.Event()
+        failure: list[BaseException] = []
+
+        def send_next() -> None:
+            with lock:
+                if bounds[0] >= bounds[1] or failure:
+                    if in_flight[0] == 0:
+                        helper_done.set()
+                    return
+                index = bounds[0]
+                bounds[0] += 1
+                in_flight[0] += 1
+            future = self.helper.submit(_helper_exponentials, pieces[index])
+            future.add_done_callback(lambda done: receive(index, done))
+
+        def receive(index: int, done: Future[tuple[FloatArray, float]]) -> None:
+            try:
+                results[index], cpu_s = done.result()
+                self.helper_cpu_s += cpu_s
+            except BaseException as error:
+                failure.append(error)
+            with lock:
+                in_flight[0] -= 1
+            send_next()
+
+        send_next()
+        send_next()
+        while True:
+            with lock:
+                if bounds[1] <= bounds[0]:
+                    break
+                bounds[1] -= 1
+                index = bounds[1]
+            results[index] = scipy.linalg.expm(pieces[index])
+        helper_done.wait()
+        if failure:
+            raise failure[0]
+        return np.concatenate([result for result in results if result is not None])
+
+
+def parallel_cohort_family(patients: list[Patient], dt_s: float) -> tuple[PropagatorFamily, float]:
+    """:func:`cohort_family` built by this process and one helper process at once: the helper
+    builds the drug grids, then shares the stacks of thermal grid exponentials with this process
+    (:class:`_SharedExponentials`) while it builds the thermal grid. Returns the family (the
+    grids of a serial build) and the helper's CPU time [s]."""
+    global _COHORT
+    _COHORT = _cohort_twin(patients)
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(1, mp_context=context) as helper:
+            drugs = helper.submit(_helper_drug_family, dt_s)
+            exponentials = _SharedExponentials(helper, drugs)
+            family = PropagatorFamily.for_twin(
+                *_COHORT, dt_s, drugs=False, exponentials=exponentials
+            )
+            drug_family, drug_cpu_s = drugs.result()
+    finally:
+        _COHORT = None
+    family.extend(drug_family)
+    return family, drug_cpu_s + exponentials.helper_cpu_s
 
 
 def run_in_parts(
@@ -147,7 +281,8 @@ _SHARED_FAMILY: PropagatorFamily | None = None
 class CohortRun:
     """One run of the cohort: wall time [s] (family build and process start-up included), core
     temperature at 90 min [degC], parts served from / declined by the shared family, and CPU
-    times [s] of the family build (parent) and of each worker."""
+    times [s] of the family build (parent and, when built in parallel, its helper process) and
+    of each worker."""
 
     wall_s: float
     core_c: FloatArray
@@ -155,12 +290,15 @@ class CohortRun:
     declined: int
     family_cpu_s: float
     worker_cpu_s: list[float]
+    helper_cpu_s: float = 0.0
 
     @property
     def free_core_rate(self) -> float:
-        """Procedures/s were the cores free: the patients over the family's CPU time plus the
-        busiest worker's (an estimate for a quiet machine; process start-up left out)."""
-        return self.core_c.size / (self.family_cpu_s + max(self.worker_cpu_s))
+        """Procedures/s were the cores free: the patients over the family build's CPU time (the
+        busier of parent and helper: they run at once) plus the busiest worker's (an estimate
+        for a quiet machine; process start-up left out)."""
+        family_s = max(self.family_cpu_s, self.helper_cpu_s)
+        return self.core_c.size / (family_s + max(self.worker_cpu_s))
 
 
 def _cohort_part(
@@ -185,10 +323,17 @@ def run_cohort(
     """The whole cohort split over ``workers`` processes; each process steps its share as one
     twin (``sub_batch`` 0) or as twins of ``sub_batch`` patients (their propagators then stay in
     cache between steps), with ``shared`` all interpolating from one family of the whole cohort
-    (built here, in the timed part, before the split)."""
+    (built here, in the timed part, before the split; with more than one worker by this process
+    and a helper at once: :func:`parallel_cohort_family`)."""
     global _SHARED_FAMILY
     start, start_cpu = time.perf_counter(), time.process_time()
-    _SHARED_FAMILY = cohort_family(patients, dt_s) if shared else None
+    helper_cpu_s = 0.0
+    if not shared:
+        _SHARED_FAMILY = None
+    elif workers <= 1:
+        _SHARED_FAMILY = cohort_family(patients, dt_s)
+    else:
+        _SHARED_FAMILY, helper_cpu_s = parallel_cohort_family(patients, dt_s)
     family_cpu_s = time.process_time() - start_cpu
     if workers <= 1:
         results = [_cohort_part((patients, dt_s, sub_batch, shared))]
@@ -207,6 +352,7 @@ def run_cohort(
         declined=sum(result[2] for result in results),
         family_cpu_s=family_cpu_s,
         worker_cpu_s=[result[3] for result in results],
+        helper_cpu_s=helper_cpu_s,
     )
 
 
@@ -278,55 +424,55 @@ def _median_times(function: Callable[[], object], repeats: int) -> tuple[float, 
     return statistics.median(wall), statistics.median(cpu)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--patients", type=int, default=1000)
-    parser.add_argument("--batch-dt", type=float, default=30.0, help="cohort control period [s]")
-    parser.add_argument("--workers", type=int, default=2, help="processes for the cohort")
-    parser.add_argument("--classes", type=int, default=50, help="body sizes of the shared cohort")
-    parser.add_argument("--sub-batch", type=int, default=32, help="patients per twin (cache)")
-    parser.add_argument(
-        "--family-check", type=int, default=300, help="patients compared with exact propagators"
-    )
-    parser.add_argument("--reference-minutes", type=float, default=90.0)
-    args = parser.parse_args()
-    single = [Patient(170.0, 70.0)]
-    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+_LAYOUTS = ("one", "own", "shared")
+_COHORTS = ("distinct", "classes")
 
-    run(single, 1.0, duration_s=60.0)  # warm-up (imports, BLAS)
-    single_s, single_cpu = _median_times(lambda: run(single, 1.0), args.repeats)
-    print(
-        f"(a) one 90-min procedure, 1 s step: median {single_s * 1e3:.1f} ms wall, "
-        f"{single_cpu * 1e3:.1f} ms CPU over {args.repeats} repeats (goal <= 100 ms; ratio to "
-        f"goal {single_s / 0.1:.2f})"
-    )
 
-    for label, patients in (
-        ("distinct patients", cohort(args.patients)),
-        (f"{args.classes} body-size classes", cohort(args.patients, classes=args.classes)),
-    ):
-        layouts = (
-            (0, False, "one twin per process"),
-            (args.sub_batch, False, f"twins of {args.sub_batch}, own propagators"),
-            (args.sub_batch, True, f"twins of {args.sub_batch}, one shared cohort family"),
-        )
-        for sub_batch, shared, layout in layouts:
-            result = run_cohort(patients, args.batch_dt, args.workers, sub_batch, shared)
+def _cohort_figures(args: argparse.Namespace) -> None:
+    """(b): the cohort in the chosen layouts (median over ``--cohort-repeats`` runs), the cost of
+    exact propagators and the family check against them."""
+    cohorts = {
+        "distinct": ("distinct patients", cohort(args.patients)),
+        "classes": (
+            f"{args.classes} body-size classes",
+            cohort(args.patients, classes=args.classes),
+        ),
+    }
+    layouts = {
+        "one": (0, False, "one twin per process"),
+        "own": (args.sub_batch, False, f"twins of {args.sub_batch}, own propagators"),
+        "shared": (args.sub_batch, True, f"twins of {args.sub_batch}, one shared cohort family"),
+    }
+    for cohort_name in args.cohorts:
+        label, patients = cohorts[cohort_name]
+        for layout_name in args.layouts:
+            sub_batch, shared, layout = layouts[layout_name]
+            runs = [
+                run_cohort(patients, args.batch_dt, args.workers, sub_batch, shared)
+                for _ in range(args.cohort_repeats)
+            ]
+            result = sorted(runs, key=lambda run: run.wall_s)[len(runs) // 2]  # median wall
+            free_rate = statistics.median(run.free_core_rate for run in runs)
             rate = args.patients / result.wall_s
             if shared:
                 layout += f" ({result.served} parts served, {result.declined} declined)"
             core = result.core_c
             workers_cpu = "/".join(f"{cpu:.2f}" for cpu in result.worker_cpu_s)
+            family_cpu = f"{result.family_cpu_s:.2f}"
+            if result.helper_cpu_s:
+                family_cpu += f" (+ helper {result.helper_cpu_s:.2f})"
             print(
                 f"(b) {args.patients} virtual patients ({label}), {args.batch_dt:g} s step, "
-                f"{args.workers} processes, {layout}: {result.wall_s:.2f} s, {rate:.0f} "
-                f"procedures/s (goal >= 1000/s; ratio to goal {rate / 1000:.2f}); CPU "
-                f"{result.family_cpu_s:.2f} s family + {workers_cpu} s workers: "
-                f"{result.free_core_rate:.0f}/s were the cores free; core temperature at 90 min "
+                f"{args.workers} processes, {layout}: median of {len(runs)} runs "
+                f"{result.wall_s:.2f} s, {rate:.0f} procedures/s (goal >= 1000/s; ratio to goal "
+                f"{rate / 1000:.2f}); CPU {family_cpu} s family + {workers_cpu} s workers: "
+                f"{free_rate:.0f}/s were the cores free (median); core temperature at 90 min "
                 f"{np.percentile(core, 5):.2f}-{np.percentile(core, 95):.2f} C (5th-95th "
-                "percentile)"
+                "percentile)",
+                flush=True,
             )
+    if args.family_check <= 0:
+        return
     exponential_s, thermal_states, drug_states = _exponential_cost(cohort(64), args.batch_dt)
     print(
         f"    exact propagators (thermal {thermal_states} states + 3 inputs, drug {drug_states}) "
@@ -358,6 +504,60 @@ def main() -> None:
             f"(exact per-patient propagators: {exact_cpu:.2f} s); vs exact: max |dT| "
             f"{family_dt:.1e} K, max AUC difference {family_auc:.1e}"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only", nargs="+", choices=("a", "b", "c"), default=["a", "b", "c"], help="parts to run"
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--batch-dt", type=float, default=30.0, help="cohort control period [s]")
+    parser.add_argument("--workers", type=int, default=2, help="processes for the cohort")
+    parser.add_argument("--classes", type=int, default=50, help="body sizes of the shared cohort")
+    parser.add_argument(
+        "--sub-batch", type=int, default=SUB_BATCH, help="patients per twin (cache: see SUB_BATCH)"
+    )
+    parser.add_argument(
+        "--cohorts", nargs="+", choices=_COHORTS, default=list(_COHORTS), help="(b) cohorts"
+    )
+    parser.add_argument(
+        "--layouts",
+        nargs="+",
+        choices=_LAYOUTS,
+        default=list(_LAYOUTS),
+        help="(b) layouts: one twin per process, twins with their own propagators, twins "
+        "sharing the cohort family",
+    )
+    parser.add_argument(
+        "--cohort-repeats", type=int, default=1, help="(b) runs per layout (median printed)"
+    )
+    parser.add_argument(
+        "--family-check",
+        type=int,
+        default=300,
+        help="patients compared with exact propagators (0: skip)",
+    )
+    parser.add_argument("--reference-minutes", type=float, default=90.0)
+    args = parser.parse_args()
+    single = [Patient(170.0, 70.0)]
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+    run(single, 1.0, duration_s=60.0)  # warm-up (imports, BLAS)
+    if "a" in args.only:
+        single_s, single_cpu = _median_times(lambda: run(single, 1.0), args.repeats)
+        print(
+            f"(a) one 90-min procedure, 1 s step: median {single_s * 1e3:.1f} ms wall, "
+            f"{single_cpu * 1e3:.1f} ms CPU over {args.repeats} repeats (goal <= 100 ms; ratio "
+            f"to goal {single_s / 0.1:.2f})",
+            flush=True,
+        )
+    if "b" in args.only:
+        _cohort_figures(args)
+    if "c" not in args.only:
+        print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+        return
 
     minutes = args.reference_minutes
     fast_s, fast = run(single, 1.0, duration_s=minutes * 60.0)

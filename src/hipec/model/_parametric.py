@@ -20,6 +20,11 @@ A :class:`Family` built once from a whole cohort serves any sub-batch of it
 (:meth:`Family.weights`): the sub-batch's matrices are checked to lie in the family (same fit
 tolerance) and inside the grid's parameter box, so no check is weakened by sharing the grid.
 
+The grid's exponentials are independent of each other, so the caller may compute them elsewhere
+(``exponentials``: e.g. half of a stack in another process while this one takes the other half);
+``scipy.linalg.expm`` treats every matrix of a stack on its own, so a split changes the grid by
+round-off at most (BLAS results may depend on the operands' memory layout).
+
 Weights of a combination of grid exponentials sum to one, so any row vector ``w`` with ``w M = 0``
 (the conservation ledgers) keeps ``w expm(M) = w`` exactly, as for the exact exponentials.
 """
@@ -30,7 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft
 import scipy.linalg
 from numpy.typing import NDArray
 from scipy.interpolate import BarycentricInterpolator
@@ -39,6 +43,9 @@ from hipec.model.state import FloatArray
 
 #: Rows of a batch: a slice or an index array.
 Rows = slice | NDArray[np.int64]
+#: Matrix exponentials of a stack ``(k, m, m) -> (k, m, m)``: ``scipy.linalg.expm`` or anything
+#: that returns the same (e.g. a stack split over processes).
+Exponentials = Callable[[FloatArray], FloatArray]
 
 #: Fewest distinct matrices worth interpolating (below it the exponentials are cheap).
 MIN_GROUPS = 64
@@ -54,8 +61,11 @@ TAIL_TOLERANCE = 1e-9
 CHECK_TOLERANCE = 1e-10
 #: Nested Chebyshev-Lobatto node counts tried per axis, in order.
 _LEVELS = (5, 9, 17, 33)
-#: Matrices visited at a time when a family is fitted (bounds the memory touched).
-CHUNK = 64
+#: Matrices visited at a time when a family is fitted: bounds the memory touched (~20 MB of a
+#: cohort's thermal matrices), while each visit's system build has a fixed cost of its own.
+CHUNK = 128
+#: Matrices checked at a time by :meth:`Family.weights` (a few hundred kB: stays in cache).
+CHUNK_ROWS = 4
 #: Rows of the batch whose SVD gives the family's directions.
 _SVD_SAMPLE = 64
 #: Node positions are indices on a grid of this many intervals that every level divides, so that
@@ -97,19 +107,32 @@ class Family:
     exponentials: FloatArray
     fit_tolerance: float
 
-    def weights(self, matrices: FloatArray) -> FloatArray | None:
-        """Interpolation weights ``(g, p)`` of the matrices ``(g, n, n)`` on this grid, or
-        ``None`` when one of them is not in the family (an entry that should not vary does, the
-        affine fit misses it by more than :attr:`fit_tolerance`) or lies outside the grid's box
-        (no extrapolation)."""
+    def weights(self, matrices: FloatArray, scale: float = 1.0) -> FloatArray | None:
+        """Interpolation weights ``(g, p)`` of the matrices ``scale * matrices`` (``(g, n, n)``)
+        on this grid, or ``None`` when one of them is not in the family (an entry that should
+        not vary does, the affine fit misses it by more than :attr:`fit_tolerance`) or lies
+        outside the grid's box (no extrapolation).
+
+        The residuals are formed :data:`CHUNK_ROWS` matrices at a time in one reused buffer: a
+        twin's check then touches no new memory the size of its batch (fresh pages cost more
+        than the arithmetic); the checks are those of the whole batch at once."""
         flat = matrices.reshape(matrices.shape[0], -1)
-        if flat.shape[0] == 0 or flat.shape[1] != self.reference.size:
+        groups = flat.shape[0]
+        if groups == 0 or flat.shape[1] != self.reference.size:
             return None
-        residual = flat - self.reference
-        theta = (flat[:, self.varying] - self.centre) @ self.directions.T
-        residual[:, self.varying] = flat[:, self.varying] - self.centre - theta @ self.directions
-        if not max(float(residual.max()), -float(residual.min())) <= self.fit_tolerance:
-            return None
+        theta = np.empty((groups, self.directions.shape[0]))
+        buffer = np.empty((min(groups, CHUNK_ROWS), flat.shape[1]))
+        for start in range(0, groups, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, groups)
+            residual = buffer[: stop - start]
+            np.multiply(flat[start:stop], scale, out=residual)
+            centred = residual[:, self.varying] - self.centre
+            theta[start:stop] = centred @ self.directions.T
+            np.subtract(residual, self.reference, out=residual)
+            residual[:, self.varying] = centred - theta[start:stop] @ self.directions
+            # written so that a NaN fails
+            if not (residual.max() <= self.fit_tolerance and -residual.min() <= self.fit_tolerance):
+                return None
         # the box, widened by round-off only: theta of the build batch itself must pass
         slack = 1e-9 * (self.high - self.low) + self.fit_tolerance
         if np.any(theta < self.low - slack) or np.any(theta > self.high + slack):
@@ -121,6 +144,7 @@ def family_expm(
     matrices: FloatArray,
     augment: Callable[[FloatArray], FloatArray],
     keep_rows: int,
+    exponentials: Exponentials | None = None,
 ) -> tuple[FloatArray, FloatArray] | None:
     """Interpolation of ``expm(augment(M_g))[:keep_rows]`` over the affine family of the
     matrices ``M_g`` (shape ``(g, n, n)``), or ``None`` when that is not safe or not cheaper.
@@ -129,9 +153,10 @@ def family_expm(
     exponentials`` (over the first axis; weights ``(g, p)``, grid exponentials ``(p, keep_rows,
     m)``), checked against exact exponentials of two of the matrices. ``augment`` turns a stack of
     family matrices into the stack to exponentiate (it must be affine, e.g. zero-order-hold input
-    columns that are the same for every matrix).
+    columns that are the same for every matrix). ``exponentials`` computes the grid's and the
+    checks' exponentials (default ``scipy.linalg.expm``).
     """
-    fitted = fit_family(matrices, augment, keep_rows)
+    fitted = fit_family(matrices, augment, keep_rows, exponentials)
     if fitted is None:
         return None
     family, weights = fitted
@@ -142,11 +167,14 @@ def fit_family(
     matrices: FloatArray,
     augment: Callable[[FloatArray], FloatArray],
     keep_rows: int,
+    exponentials: Exponentials | None = None,
 ) -> tuple[Family, FloatArray] | None:
     """The :class:`Family` of ``expm(augment(M_g))[:keep_rows]`` over the matrices ``M_g``
     (shape ``(g, n, n)``) with their weights ``(g, p)``, or ``None`` when that is not safe or not
     cheaper than ``g`` exponentials (see :func:`family_expm`)."""
-    return fit_family_of(lambda rows: matrices[rows], matrices.shape[0], augment, keep_rows)
+    return fit_family_of(
+        lambda rows: matrices[rows], matrices.shape[0], augment, keep_rows, exponentials
+    )
 
 
 def fit_family_of(
@@ -154,6 +182,7 @@ def fit_family_of(
     groups: int,
     augment: Callable[[FloatArray], FloatArray],
     keep_rows: int,
+    exponentials: Exponentials | None = None,
 ) -> tuple[Family, FloatArray] | None:
     """:func:`fit_family` of ``groups`` matrices that ``matrices_of(rows)`` gives for a slice
     or an index array of rows: a large cohort is visited :data:`CHUNK` matrices at a time, so its
@@ -165,6 +194,7 @@ def fit_family_of(
     """
     if groups < MIN_GROUPS:
         return None
+    expm: Exponentials = exponentials or scipy.linalg.expm
     sample_rows = np.unique(np.linspace(0, groups - 1, min(groups, _SVD_SAMPLE)).astype(np.int64))
     sample = matrices_of(sample_rows)
     shape = sample.shape[1:]
@@ -207,12 +237,12 @@ def fit_family_of(
         return augment(stack.reshape(-1, *shape))
 
     low, high = theta.min(axis=0), theta.max(axis=0)
-    grid = _converged_grid(at, low, high, keep_rows, groups)
+    grid = _converged_grid(at, low, high, keep_rows, groups, expm)
     if grid is None:
         return None
     nodes, on_grid = grid
     weights = _tensor_weights(nodes, theta)
-    exponentials = on_grid.reshape(weights.shape[1], *on_grid.shape[len(nodes) :])
+    grid_exponentials = on_grid.reshape(weights.shape[1], *on_grid.shape[len(nodes) :])
     # the patient farthest from any grid node (in grid units) and a middle one
     span = np.where(high > low, high - low, 1.0)
     distance = np.zeros(groups)
@@ -221,8 +251,8 @@ def fit_family_of(
         for node in np.stack(np.meshgrid(*nodes, indexing="ij"), axis=-1).reshape(-1, rank):
             distance = np.minimum(distance, np.abs((theta - node) / span).max(axis=1))
     checks = np.unique([int(distance.argmax()), groups // 2]).astype(np.int64)
-    exact = scipy.linalg.expm(augment(matrices_of(checks)))[:, :keep_rows]
-    interpolated = np.tensordot(weights[checks], exponentials, axes=1)
+    exact = expm(augment(matrices_of(checks)))[:, :keep_rows]
+    interpolated = np.tensordot(weights[checks], grid_exponentials, axes=1)
     if not np.abs(interpolated - exact).max() <= CHECK_TOLERANCE * float(np.abs(exact).max()):
         return None
     fitted = Family(
@@ -233,7 +263,7 @@ def fit_family_of(
         low=low,
         high=high,
         nodes=nodes,
-        exponentials=exponentials,
+        exponentials=grid_exponentials,
         fit_tolerance=tolerance,
     )
     return fitted, weights
@@ -253,6 +283,7 @@ def _converged_grid(
     high: FloatArray,
     keep_rows: int,
     groups: int,
+    expm: Exponentials,
 ) -> tuple[list[FloatArray], FloatArray] | None:
     """Grid nodes per axis and the exponentials on the tensor grid ``(*counts, keep_rows, n)``
     with every axis resolved to :data:`TAIL_TOLERANCE`, or ``None`` when the grid would cost half
@@ -282,7 +313,7 @@ def _converged_grid(
         missing = [i for i, key in enumerate(finest) if key not in known]
         if missing:
             points = np.array([[axes[a][0][keys[i][a]] for a in range(rank)] for i in missing])
-            computed = scipy.linalg.expm(at(points))[:, :keep_rows]
+            computed = expm(at(points))[:, :keep_rows]
             for i, exponential in zip(missing, computed, strict=True):
                 known[finest[i]] = exponential
         stack = np.stack([known[key] for key in finest])
@@ -318,10 +349,18 @@ def _converged_grid(
 
 def _tail(values: FloatArray, axis: int) -> float:
     """Largest of the last two Chebyshev coefficients along ``axis`` of values sampled at
-    Chebyshev-Lobatto nodes (DCT-I)."""
+    Chebyshev-Lobatto nodes.
+
+    Only those two rows of the DCT-I are needed, so they are taken as one product with the
+    nodes' weights (a pass over the values, not a full transform along a non-contiguous axis;
+    the same coefficients to round-off)."""
     count = values.shape[axis]
-    coefficients = scipy.fft.dct(values, type=1, axis=axis) / (count - 1)
-    last = np.take(coefficients, [count - 2, count - 1], axis=axis)
+    nodes = np.arange(count)
+    # DCT-I: c_k = (f_0 + (-1)^k f_last + 2 sum_inner f_j cos(pi k j / (count - 1))) / (count - 1)
+    ends = np.where((nodes == 0) | (nodes == count - 1), 1.0, 2.0) / (count - 1)
+    orders = np.array([count - 2, count - 1])
+    rows = np.cos(np.pi * np.outer(orders, nodes) / (count - 1)) * ends
+    last = np.tensordot(rows, values, axes=([1], [axis]))
     return float(np.abs(last).max())
 
 

@@ -22,9 +22,10 @@ propagators over that family to round-off instead (:mod:`hipec.model._parametric
 exponentials instead of one per patient, checked against exact ones, falling back to them on any
 doubt; ``interpolate_propagators=False`` turns it off). A cohort stepped as cache-sized twins
 shares one :class:`PropagatorFamily` built from all its patients: every twin interpolates from
-the cohort's grids, however few patients it holds. Volumes follow the pump balance step by
-step (the coefficients use the volumes at the end of the step); a step with unequal pump flows
-therefore rebuilds the propagators.
+the cohort's grids, however few patients it holds (patients whose systems the family visited
+with the same inputs, volumes and flows take the weights found then: no system is built again).
+Volumes follow the pump balance step by step (the coefficients use the volumes at the end of the
+step); a step with unequal pump flows therefore rebuilds the propagators.
 
 The reference path (``integrator="reference"``) integrates the *same* ``A, B, u`` over every step
 with ``scipy.integrate.solve_ivp`` (BDF, tight tolerances); it exists to prove the fast path.
@@ -123,9 +124,10 @@ class Twin:
         fallback; see :mod:`hipec.model._parametric`). ``False`` takes every one exactly.
     propagators
         A :class:`PropagatorFamily` built once for a whole cohort that this twin is a part of:
-        its propagators are then interpolated from the cohort's grids (checked to cover them),
-        however few patients it holds; configurations the family does not cover fall back as
-        above. Ignored when ``interpolate_propagators`` is ``False``.
+        its propagators are then interpolated from the cohort's grids (checked to cover them, or
+        with the weights of the very systems the family visited), however few patients it holds;
+        configurations the family does not cover fall back as above. Ignored when
+        ``interpolate_propagators`` is ``False``.
     """
 
     def __init__(
@@ -736,16 +738,17 @@ class Twin:
         else:
             model = self.model.subset(representatives)
             picked = [np.asarray(column)[representatives] for column in columns[1:]]
-        a_thermal, b_thermal = model.thermal_system(*picked)
-        a_drug = model.drug_system(*picked)
-        thermal, drug = _exponentials(
-            a_thermal,
-            b_thermal,
-            a_drug,
-            dt_s,
-            self.interpolate_propagators,
-            self.propagator_family if self.interpolate_propagators else None,
-        )
+        family = self.propagator_family if self.interpolate_propagators else None
+        # systems the cohort's family visited and checked need not be built again
+        visited = None if family is None else family.visited(model, picked, dt_s)
+        if visited is not None:
+            thermal, drug = visited
+        else:
+            a_thermal, b_thermal = model.thermal_system(*picked)
+            a_drug = model.drug_system(*picked)
+            thermal, drug = _exponentials(
+                a_thermal, b_thermal, a_drug, dt_s, self.interpolate_propagators, family
+            )
         members: list[NDArray[np.int64] | slice] | None = None
         if n > 1 and groups <= n // 2:
             members = []
@@ -840,6 +843,9 @@ class _Propagators:
 
 #: Patients per call of the matrix exponential (bounds the temporary memory of a large cohort).
 _EXPM_CHUNK = 64
+#: Patients of a cohort whose thermal inputs ``B`` show which input rows vary (a twin checks the
+#: rest: :meth:`_ThermalFamily.apply`; :meth:`PropagatorFamily.for_twin` every visited one).
+_INPUT_SAMPLE = 64
 #: Scale of the input columns in the augmented matrices: the matrix norm then reflects the
 #: dynamics, not the size of the constant terms (fewer squarings in expm).
 _INPUT_SCALE = 1e-3
@@ -866,7 +872,8 @@ def _exponentials(
     thermal = None if family is None else family.thermal(a_thermal, b_thermal, dt_s)
     if thermal is None and interpolate and n >= _parametric.MIN_GROUPS:
         fitted = _ThermalFamily.fit(a_thermal, b_thermal, dt_s)
-        thermal = None if fitted is None else fitted[0].combine(fitted[1], b_thermal)
+        if fitted is not None:
+            thermal = fitted[0].combine(fitted[1], b_thermal[:, fitted[0].varying_rows])
     drug = np.empty(a_drug.shape)
     exact_drugs = []
     for index in range(a_drug.shape[1]):
@@ -904,10 +911,17 @@ def _exponentials(
     return thermal, drug
 
 
-def _combine(weights: FloatArray, grid: FloatArray) -> FloatArray:
-    """``weights @ grid`` over the grid axis: ``(g, p) x (p, ...) -> (g, ...)``."""
-    combined = weights @ grid.reshape(grid.shape[0], -1)
-    return combined.reshape(weights.shape[0], *grid.shape[1:])
+def _combine(weights: FloatArray, grid: FloatArray, out: FloatArray | None = None) -> FloatArray:
+    """``weights @ grid`` over the grid axis: ``(g, p) x (p, ...) -> (g, ...)``, written into
+    ``out`` when given (straight into it when it is contiguous: no batch-sized temporary)."""
+    flat_grid = grid.reshape(grid.shape[0], -1)
+    if out is None:
+        return (weights @ flat_grid).reshape(weights.shape[0], *grid.shape[1:])
+    if out.flags.c_contiguous:
+        np.matmul(weights, flat_grid, out=out.reshape(weights.shape[0], -1))
+    else:
+        out[...] = (weights @ flat_grid).reshape(out.shape)
+    return out
 
 
 @dataclass(frozen=True)
@@ -944,15 +958,17 @@ class _ThermalFamily:
         groups: int,
         b_thermal: FloatArray,
         dt_s: float,
+        exponentials: _parametric.Exponentials | None = None,
     ) -> tuple[_ThermalFamily, FloatArray] | None:
         """:meth:`fit` of ``groups`` systems whose ``A`` for any rows comes from ``a_thermal_of``
         (visited in chunks: see :func:`hipec.model._parametric.fit_family_of`). The input rows
         that vary are those varying in ``b_thermal`` (every system, or a sample when only the
         family is wanted: :meth:`apply` checks the others of every batch it serves); the
-        weights may be combined only with the ``b_thermal`` of every system."""
+        weights may be combined only with the ``b_thermal`` of every system. ``exponentials``
+        computes the grid's exponentials (default ``scipy.linalg.expm``)."""
         size = b_thermal.shape[1]
         scale = _INPUT_SCALE
-        varying_rows = np.flatnonzero(np.ptp(b_thermal, axis=0).any(axis=1))
+        varying_rows = cls.varying_input_rows(b_thermal)
         shared = b_thermal[0].copy()
         shared[varying_rows] = 0.0
         width = size + N_THERMAL_INPUTS + varying_rows.size
@@ -966,7 +982,7 @@ class _ThermalFamily:
             return matrices
 
         fitted = _parametric.fit_family_of(
-            lambda rows: a_thermal_of(rows) * dt_s, groups, augment, size
+            lambda rows: a_thermal_of(rows) * dt_s, groups, augment, size, exponentials
         )
         if fitted is None:
             return None
@@ -990,17 +1006,60 @@ class _ThermalFamily:
         difference = np.abs(b_thermal[:, fixed] - self.shared_input[fixed]).max(initial=0.0)
         if not difference <= _parametric.FIT_TOLERANCE * np.abs(self.shared_input).max():
             return None
-        weights = self.family.weights(a_thermal * dt_s)
-        return None if weights is None else self.combine(weights, b_thermal)
+        weights = self.family.weights(a_thermal, dt_s)
+        if weights is None:
+            return None
+        return self.combine(weights, b_thermal[:, self.varying_rows])
 
-    def combine(self, weights: FloatArray, b_thermal: FloatArray) -> FloatArray:
-        """``[Phi | Gamma]`` ``(g, n, n + 3)`` from grid weights ``(g, p)``."""
+    @staticmethod
+    def varying_input_rows(b_thermal: FloatArray) -> NDArray[np.intp]:
+        """Rows of ``B`` ``(g, n, 3)`` that differ between the systems (none of no systems)."""
+        if b_thermal.shape[0] == 0:
+            return np.zeros(0, dtype=np.intp)
+        return np.flatnonzero(np.ptp(b_thermal, axis=0).any(axis=1))
+
+    def combine(self, weights: FloatArray, varying_inputs: FloatArray) -> FloatArray:
+        """``[Phi | Gamma]`` ``(g, n, n + 3)`` from grid weights ``(g, p)`` and the systems'
+        :attr:`varying_rows` of ``B`` ``(g, rows, 3)``."""
         n = weights.shape[0]
         thermal = np.empty((n, *self.maps.shape[1:]))
         np.matmul(weights, self.maps.reshape(self.maps.shape[0], -1), out=thermal.reshape(n, -1))
         size = self.maps.shape[1]
-        thermal[:, :, size:] += _combine(weights, self.unit_maps) @ b_thermal[:, self.varying_rows]
+        thermal[:, :, size:] += _combine(weights, self.unit_maps) @ varying_inputs
         return thermal
+
+
+#: A patient's systems in a configuration: signatures of the model's structure and of the
+#: patient's inputs (:attr:`TwinModel.input_signatures`), reservoir and abdominal volume [L],
+#: inflow and outflow [L/s].
+_SystemKey = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class _Visited:
+    """Interpolation weights of the systems a family was built from, by :data:`_SystemKey`.
+
+    ``part`` is ``-1`` for the thermal grid (``thermal``, with ``inputs``: the ``B`` rows that
+    vary, ``(g, rows, 3)``), else the drug index (``drug``); ``weights`` ``(g, p)`` on that grid.
+    ``rows`` maps a key to its row; only systems whose every entry was checked against the family
+    are in it."""
+
+    part: int
+    dt_s: float
+    rows: dict[_SystemKey, int]
+    weights: FloatArray
+    thermal: _ThermalFamily | None = None
+    inputs: FloatArray | None = None
+    drug: _parametric.Family | None = None
+
+    def rows_of(self, keys: list[_SystemKey], dt_s: float) -> NDArray[np.intp] | None:
+        """The rows of these systems, or ``None`` when one of them was not visited."""
+        if dt_s != self.dt_s:
+            return None
+        found = [self.rows.get(key) for key in keys]
+        if any(row is None for row in found):
+            return None
+        return np.array(found, dtype=np.intp)
 
 
 class PropagatorFamily:
@@ -1019,11 +1078,25 @@ class PropagatorFamily:
     inside the grid's parameter box. Anything else (other flows, volumes or drugs) takes exact
     exponentials as before. :attr:`served` and :attr:`declined` count the parts (thermal, each
     drug) handed out from a grid and refused.
+
+    :meth:`for_twin` visits every patient's systems and checks each against the fitted family
+    anyway, so it keeps their grid weights (:meth:`visited`): a twin of some of those patients
+    (same inputs, structure, volumes, flows and step: the same systems, as for patients sharing
+    a :attr:`TwinModel.patient_class` within one twin) then takes its propagators from them
+    without building its systems or checking them again -- the same weights to round-off, at a
+    fraction of the cost. A twin with anything else takes the checked path above.
+
+    Building the grids is serial work before any twin can step, so it can be shared out: the
+    thermal and the drug grids can be built apart (``thermal=`` / ``drugs=`` of :meth:`for_twin`,
+    e.g. in two processes, then joined with :meth:`extend`), and the grid exponentials can be
+    computed by the caller (``exponentials=``, e.g. a stack split over processes). Either gives
+    the same grids as one serial build (to round-off at most).
     """
 
     def __init__(self) -> None:
         self._thermal: list[_ThermalFamily] = []
         self._drug: list[tuple[int, float, _parametric.Family]] = []
+        self._visited: list[tuple[tuple[object, ...], _Visited]] = []
         self.served = 0
         self.declined = 0
 
@@ -1033,13 +1106,14 @@ class PropagatorFamily:
         """Build the grids of one configuration from every patient's systems (``a_thermal``
         ``(g, n, n)``, ``b_thermal`` ``(g, n, 3)``, ``a_drug`` ``(g, drugs, m, m)``) for steps of
         ``dt_s`` [s]; ``True`` when every part (thermal, each drug) got one."""
-        return self._add(
+        fitted = self._add(
             lambda rows: a_thermal[rows],
             b_thermal,
             lambda rows: a_drug[rows],
             (a_thermal.shape[0], *a_drug.shape[1:3]),
             dt_s,
         )
+        return all(part is not None for part in fitted)
 
     def _add(
         self,
@@ -1048,18 +1122,26 @@ class PropagatorFamily:
         a_drug_of: Callable[[_parametric.Rows], FloatArray],
         shape: tuple[int, ...],
         dt_s: float,
-    ) -> bool:
+        exponentials: _parametric.Exponentials | None = None,
+        *,
+        thermal: bool = True,
+        drugs: bool = True,
+    ) -> list[_Visited | None]:
         """:meth:`add` with the ``A`` matrices of any rows from ``a_thermal_of`` and
         ``a_drug_of`` (visited in chunks) and the thermal ``B`` of a sample of the rows;
-        ``shape`` is ``(patients, drugs, m)``."""
-        complete = True
-        groups, drugs, size = shape
-        fitted = _ThermalFamily.fit_of(a_thermal_of, groups, b_thermal, dt_s)
-        if fitted is None:
-            complete = False
-        else:
-            self._thermal.append(fitted[0])
-        for index in range(drugs):
+        ``shape`` is ``(patients, drugs, m)``; only the parts asked for (``thermal``,
+        ``drugs``). Returns every part asked for with its grid and the weights of all rows
+        (``rows`` left empty), or ``None`` when it got no grid."""
+        built: list[_Visited | None] = []
+        groups, drug_count, size = shape
+        if thermal:
+            fitted = _ThermalFamily.fit_of(a_thermal_of, groups, b_thermal, dt_s, exponentials)
+            if fitted is not None:
+                self._thermal.append(fitted[0])
+                built.append(_Visited(-1, dt_s, {}, fitted[1], thermal=fitted[0]))
+            else:
+                built.append(None)
+        for index in range(drug_count if drugs else 0):
 
             def drug_matrices(rows: _parametric.Rows, index: int = index) -> FloatArray:
                 return a_drug_of(rows)[:, index] * dt_s
@@ -1069,22 +1151,36 @@ class PropagatorFamily:
                 groups,
                 lambda stack: stack,
                 size,
+                exponentials,
             )
-            if drug is None:
-                complete = False
-            else:
+            if drug is not None:
                 self._drug.append((index, dt_s, drug[0]))
-        return complete
+                built.append(_Visited(index, dt_s, {}, drug[1], drug=drug[0]))
+            else:
+                built.append(None)
+        return built
 
     @classmethod
-    def for_twin(cls, twin: Twin, commands: Commands, dt_s: float) -> PropagatorFamily:
+    def for_twin(
+        cls,
+        twin: Twin,
+        commands: Commands,
+        dt_s: float,
+        *,
+        thermal: bool = True,
+        drugs: bool = True,
+        exponentials: _parametric.Exponentials | None = None,
+    ) -> PropagatorFamily:
         """The family of ``twin``'s patients (typically a whole cohort, never stepped) at their
         current volumes under ``commands`` held for steps of ``dt_s`` [s]: the configuration
         twins of parts of that cohort meet after the same events and commands.
 
         Patients with identical inputs at identical volumes count once (a cohort of a few dozen
         distinct body sizes is cheaper exactly, and gets no grid); the systems are built a chunk
-        of patients at a time (a cohort's matrices are never all held)."""
+        of patients at a time (a cohort's matrices are never all held). ``thermal`` and
+        ``drugs`` choose the parts built (a part left out is declined until :meth:`extend` adds
+        it); ``exponentials`` computes the grid exponentials (default ``scipy.linalg.expm``: see
+        :data:`hipec.model._parametric.Exponentials`)."""
         model = twin.model
         resolved = _CommandResolver(model).resolve(commands, dt_s, twin)
         net_inflow = resolved.inflow_l_s - resolved.outflow_l_s
@@ -1105,27 +1201,119 @@ class PropagatorFamily:
             index = patients[rows]
             return model.subset(index), [np.asarray(column)[index] for column in system]
 
+        size = model.thermal_layout.size
+        inputs = np.zeros((0, size, N_THERMAL_INPUTS))
+        if thermal:
+            # the input rows that vary, from a sample spread over the cohort (twins check the
+            # rest)
+            sample = np.linspace(0, patients.size - 1, _INPUT_SAMPLE).astype(np.int64)
+            sub, arguments = part(np.unique(sample))
+            inputs = sub.thermal_system(*arguments)[1]
+        varying_rows = _ThermalFamily.varying_input_rows(inputs)
+        fixed_rows = np.setdiff1d(np.arange(size), varying_rows)
+        shared_inputs = inputs[:1, fixed_rows]
+        # every patient's varying input rows, and whether its other rows are the shared ones to
+        # the tolerance :meth:`_ThermalFamily.apply` checks a twin's to: seen while the family
+        # is fitted
+        patient_inputs = np.zeros((patients.size, varying_rows.size, N_THERMAL_INPUTS))
+        inputs_checked = np.zeros(patients.size, dtype=bool)
+        tolerance = _parametric.FIT_TOLERANCE * np.abs(shared_inputs).max(initial=0.0)
+
         def a_thermal_of(rows: _parametric.Rows) -> FloatArray:
             sub, arguments = part(rows)
-            return sub.thermal_system(*arguments)[0]
+            a_thermal, b_thermal = sub.thermal_system(*arguments)
+            patient_inputs[rows] = b_thermal[:, varying_rows]
+            difference = np.abs(b_thermal[:, fixed_rows] - shared_inputs)
+            inputs_checked[rows] = (
+                difference.reshape(difference.shape[0], -1).max(axis=1, initial=0.0) <= tolerance
+            )
+            return a_thermal
 
         def a_drug_of(rows: _parametric.Rows) -> FloatArray:
             sub, arguments = part(rows)
             return sub.drug_system(*arguments)
 
-        # the input rows that vary, from a sample spread over the cohort (twins check the rest)
-        sample = np.unique(np.linspace(0, patients.size - 1, _parametric.CHUNK).astype(np.int64))
-        sub, arguments = part(sample)
-        inputs = sub.thermal_system(*arguments)[1]
         family = cls()
         shape = (patients.size, len(model.drugs), model.drug_layout.size)
-        family._add(a_thermal_of, inputs, a_drug_of, shape, dt_s)
+        built = family._add(
+            a_thermal_of,
+            inputs,
+            a_drug_of,
+            shape,
+            dt_s,
+            exponentials,
+            thermal=thermal,
+            drugs=drugs,
+        )
+        if model.input_signatures:
+            columns = [np.asarray(column)[patients].tolist() for column in system]
+            keys = [
+                (model.input_signatures[patient], *values)
+                for patient, *values in zip(patients.tolist(), *columns, strict=True)
+            ]
+            for fitted in built:
+                if fitted is None:
+                    continue
+                thermal_part = fitted.part < 0
+                checked = inputs_checked if thermal_part else np.ones(patients.size, dtype=bool)
+                rows = {key: row for row, key in enumerate(keys) if checked[row]}
+                visited = dataclasses.replace(
+                    fitted, rows=rows, inputs=patient_inputs if thermal_part else None
+                )
+                family._visited.append((model.structure_signature, visited))
         return family
+
+    def extend(self, other: PropagatorFamily) -> None:
+        """Take over the grids of ``other`` (e.g. the drug grids of the same cohort built in
+        another process): twins served by this family then find them too."""
+        self._thermal.extend(other._thermal)
+        self._drug.extend(other._drug)
+        self._visited.extend(other._visited)
 
     @property
     def grids(self) -> int:
         """Interpolation grids held (thermal and drug)."""
         return len(self._thermal) + len(self._drug)
+
+    def visited(
+        self, model: TwinModel, columns: Sequence[FloatArray], dt_s: float
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """``[Phi | Gamma]`` and ``Phi_drug`` of ``model``'s patients at the volumes and flows
+        ``columns`` (reservoir, abdomen [L], inflow, outflow [L/s]) for steps of ``dt_s`` [s]
+        when :meth:`for_twin` visited every one of those systems for every part (see the class
+        docstring), else ``None`` (nothing counted: the caller takes the checked path)."""
+        if not self._visited or len(model.input_signatures) != model.n_patients:
+            return None
+        structure = model.structure_signature
+        values = [np.asarray(column).tolist() for column in columns]
+        keys: list[_SystemKey] = [
+            (signature, *config)
+            for signature, *config in zip(model.input_signatures, *values, strict=True)
+        ]
+        parts = {-1, *range(len(model.drugs))}
+        found: dict[int, tuple[_Visited, NDArray[np.intp]]] = {}
+        for known_structure, record in self._visited:
+            if record.part not in parts or record.part in found or known_structure != structure:
+                continue
+            rows = record.rows_of(keys, dt_s)
+            if rows is not None:
+                found[record.part] = (record, rows)
+        if len(found) != len(parts):
+            return None
+        visit, rows = found[-1]
+        drug_grids = [found[index][0].drug for index in range(len(model.drugs))]
+        if visit.thermal is None or visit.inputs is None:
+            return None
+        size = model.drug_layout.size
+        drug = np.empty((rows.size, len(model.drugs), size, size))
+        for index, grid in enumerate(drug_grids):
+            if grid is None:
+                return None
+            drug_visit, drug_rows = found[index]
+            _combine(drug_visit.weights[drug_rows], grid.exponentials, drug[:, index])
+        thermal = visit.thermal.combine(visit.weights[rows], visit.inputs[rows])
+        self.served += len(parts)
+        return thermal, drug
 
     def thermal(
         self, a_thermal: FloatArray, b_thermal: FloatArray, dt_s: float
@@ -1145,7 +1333,7 @@ class PropagatorFamily:
         for drug_index, step_s, family in self._drug:
             if drug_index != index or step_s != dt_s:
                 continue
-            weights = family.weights(a_drug * dt_s)
+            weights = family.weights(a_drug, dt_s)
             if weights is not None:
                 self.served += 1
                 return _combine(weights, family.exponentials)

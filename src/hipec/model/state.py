@@ -174,6 +174,12 @@ class LinearSystemBuilder:
     Every term moves a quantity from one state to another (or between a state and an input), so the
     column sums of ``A`` and ``B`` weighted by the ledger weights stay zero.
 
+    A system has several hundred transfers, and adding each into ``A`` in place costs two small
+    strided updates of the whole batch: the builder of a cohort's systems spent most of its time
+    there. Transfers are therefore only recorded, and summed into ``A`` when it is first read, by
+    one ``np.add.at`` that adds the terms of every entry in the order they were recorded: the same
+    additions in the same order as in place, so ``A`` is the same to the last bit.
+
     Parameters
     ----------
     batch_shape
@@ -185,21 +191,53 @@ class LinearSystemBuilder:
     """
 
     def __init__(self, batch_shape: tuple[int, ...], size: int, n_inputs: int = 0) -> None:
-        self.A: FloatArray = np.zeros((*batch_shape, size, size))
+        self._batch_shape = batch_shape
+        self._size = size
+        self._matrix: FloatArray = np.zeros((*batch_shape, size, size))
+        # recorded transfers: flat (target, source) and (source, source) entries and the rate
+        self._entries: list[tuple[int, int]] = []
+        self._rates: list[FloatArray | float] = []
         self.B: FloatArray = np.zeros((*batch_shape, size, n_inputs))
+
+    @property
+    def A(self) -> FloatArray:  # noqa: N802 - the matrix's name in dx/dt = A x + B u
+        """``A`` with every transfer recorded so far, shape ``(*batch, n, n)``."""
+        if self._rates:
+            self._add_recorded()
+        return self._matrix
+
+    def _add_recorded(self) -> None:
+        """Add the recorded transfers into ``A``: ``+rate`` at (target, source) and ``-rate`` at
+        (source, source), in recording order."""
+        count = len(self._rates)
+        batch = int(np.prod(self._batch_shape))
+        terms = np.empty((count, 2, *self._batch_shape))
+        for index, rate in enumerate(self._rates):
+            terms[index, 0] = rate  # broadcast over the batch
+        np.negative(terms[:, 0], out=terms[:, 1])
+        entries = np.array(self._entries, dtype=np.intp).reshape(-1)
+        # flat positions, batch member by batch member, each member's terms in recording order:
+        # np.add.at adds repeated positions one by one in that order, as the in-place updates did
+        area = self._size * self._size
+        positions = (np.arange(batch, dtype=np.intp)[:, None] * area + entries).reshape(-1)
+        np.add.at(self._matrix.reshape(-1), positions, terms.reshape(2 * count, batch).T.ravel())
+        self._entries.clear()
+        self._rates.clear()
 
     def per_patient(self, values: FloatArray) -> FloatArray:
         """Reshape a ``(patients,)`` array to broadcast over this builder's batch shape."""
-        extra = self.A.ndim - 3  # 0 for (patients, n, n), 1 for (patients, drugs, n, n)
+        extra = len(self._batch_shape) - 1  # 0 for (patients,), 1 for (patients, drugs)
         return np.asarray(values).reshape(values.shape + (1,) * extra)
 
     def transfer(self, source: int, target: int, rate: FloatArray | float) -> None:
         """First-order transfer ``d x_target += rate * x_source`` (and the same out of source).
 
-        ``rate`` [1/s] broadcasts over the batch.
+        ``rate`` [1/s] broadcasts over the batch; it is read when ``A`` is next read, so an array
+        passed here must not be changed in place meanwhile.
         """
-        self.A[..., target, source] += rate
-        self.A[..., source, source] -= rate
+        size = self._size
+        self._entries.append((target * size + source, source * size + source))
+        self._rates.append(rate)
 
     def exchange(
         self,

@@ -131,10 +131,20 @@ class TwinModel:
     patient_class: NDArray[np.int64] = dataclasses.field(
         default_factory=lambda: np.zeros(0, dtype=np.int64)
     )
+    #: For every patient what their systems are built from, as a hashable value (the patient and
+    #: every parameter value; empty when unknown): at equal volumes and pump flows, patients with
+    #: equal signatures in models of the same technique, placement and drugs have the same
+    #: systems, in any twin (what :attr:`patient_class` relies on within one twin).
+    input_signatures: tuple[tuple[object, ...], ...] = ()
 
     @property
     def n_patients(self) -> int:
         return len(self.patients)
+
+    @property
+    def structure_signature(self) -> tuple[object, ...]:
+        """What the systems depend on besides :attr:`input_signatures`, volumes and flows."""
+        return (self.technique, self.placement, self.drugs)
 
     def subset(self, rows: Sequence[int] | NDArray[np.int64]) -> TwinModel:
         """The same structure restricted to the patients ``rows`` (in that order)."""
@@ -150,6 +160,9 @@ class TwinModel:
             wall_drug=_take_rows(self.wall_drug, index, n),
             pk=_take_rows(self.pk, index, n),
             patient_class=np.arange(index.size, dtype=np.int64),
+            input_signatures=(
+                tuple(self.input_signatures[i] for i in index) if self.input_signatures else ()
+            ),
         )
 
     @property
@@ -342,15 +355,27 @@ def build_model(
     body = body_coefficients(patients, patient_sets)
     signatures: dict[tuple[object, ...], int] = {}
     patient_class = np.empty(n, dtype=np.int64)
+    # a cohort usually shares a few parameter-set objects: each one's key is computed once
+    # (keyed by identity; every set stays referenced by the lists above meanwhile)
+    keys: dict[int, tuple[object, ...]] = {}
+
+    def key(parameter_set: ParameterSet) -> tuple[object, ...]:
+        found = keys.get(id(parameter_set))
+        if found is None:
+            found = keys[id(parameter_set)] = _parameter_key(parameter_set)
+        return found
+
+    input_signatures = []
     for index, patient in enumerate(patients):
         signature = (
             patient,
-            _parameter_key(patient_sets[index]),
-            _parameter_key(circuit_sets[index]),
-            _parameter_key(abdomen_sets[index]),
-            *(_parameter_key(s) for s in rows[index]),
+            key(patient_sets[index]),
+            key(circuit_sets[index]),
+            key(abdomen_sets[index]),
+            *(key(s) for s in rows[index]),
         )
         patient_class[index] = signatures.setdefault(signature, index)
+        input_signatures.append(signature)
     used: list[ParameterSet] = []
     for parameter_set in [
         *patient_sets,
@@ -376,4 +401,5 @@ def build_model(
         pk=drug_coefficients(rows, body.body_surface_area_m2),
         parameter_sets=tuple(used),
         patient_class=patient_class,
+        input_signatures=tuple(input_signatures),
     )
