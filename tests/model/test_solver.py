@@ -15,6 +15,7 @@ from hipec.model import (
     _parametric,
     simple_heater_rule,
     simulate,
+    simulation,
     solver,
 )
 
@@ -67,12 +68,30 @@ def test_commands_are_checked_per_patient() -> None:
     twin = make_twin(patients=[Patient(170.0, 70.0), Patient(180.0, 80.0)])
     twin.step(Commands(heater_power_w=np.array([100.0, 5000.0]), inflow_l_min=1.0), 1.0)
     np.testing.assert_allclose(twin.last_commands.heater_power_w, [100.0, 3000.0])
-    with pytest.raises(InvalidInputError, match="heater_power_w"):
-        twin.step(Commands(heater_power_w=np.array([100.0, np.nan])), 1.0)
+    for bad in (np.nan, np.inf, -1.0):
+        with pytest.raises(InvalidInputError, match="heater_power_w"):
+            twin.step(Commands(heater_power_w=np.array([100.0, bad])), 1.0)
     with pytest.raises(InvalidInputError, match="cooling_w"):
         twin.step(Commands(cooling_w=np.array([1.0, 2.0, 3.0])), 1.0)
     with pytest.raises(InvalidInputError, match="inflow_l_min"):
         twin.step(Commands(inflow_l_min=np.inf), 1.0)
+
+
+def test_recording_whole_states_equals_recording_selected_outputs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A small run (whole state vectors recorded, outputs selected at the end) records what a
+    large one (outputs selected at every sample) does."""
+    patients = [Patient(170.0, 70.0), Patient(160.0, 90.0)]
+    _, whole = run(patients, dt_s=30.0)
+    monkeypatch.setattr(simulation, "_WHOLE_STATE_BYTES", 0)
+    _, selected = run(patients, dt_s=30.0)
+    for name in ("fraction_absorbed", "fraction_remaining", "fraction_urine",
+                 "plasma_concentration_mg_l", "region_concentration_mg_l", "core_temperature_c",
+                 "region_temperature_c", "inflow_temperature_c"):  # fmt: skip
+        np.testing.assert_allclose(
+            getattr(whole, name), getattr(selected, name), rtol=1e-13, atol=1e-15
+        )
 
 
 def test_chunked_exponentials_equal_one_patient_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:

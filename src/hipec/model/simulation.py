@@ -157,6 +157,8 @@ class _Recorder:
         selection[drug_index, np.arange(len(drug_index))] = 1.0
         selection[d_layout.wall_slice, -1] = 1.0
         self.selection = selection
+        self.drug_index = np.array(drug_index)
+        self.wall_slice = d_layout.wall_slice
         # a small batch copies whole state vectors (cheapest per sample) and selects at the end;
         # a large one selects while recording to bound memory
         state_values = n * (t_layout.size + d * d_layout.size)
@@ -202,7 +204,10 @@ class _Recorder:
         thermal, drug = self.thermal[:k], self.drug[:k]
         if self.whole:
             thermal = np.take(thermal, self.thermal_index, axis=-1)
-            drug = drug @ self.selection
+            # the selection's columns picked and the wall summed: cheaper than the product
+            wall = drug[..., self.wall_slice].sum(axis=-1)
+            drug = np.take(drug, self.drug_index, axis=-1)
+            drug[..., -1] += wall
         applied = np.stack([self.heater_w[:k], self.inflow_l_s[:k] * 60.0], axis=-1)  # L/min
         volumes = np.empty((k, *self.changes[0][1].shape, 2))
         dosed = np.empty((k, *self.changes[0][3].shape))

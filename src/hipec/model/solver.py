@@ -1409,6 +1409,11 @@ class _ResolvedCommands:
                          self.flow_key))  # fmt: skip
 
 
+#: Reductions without the ``ndarray.min`` / ``max`` wrappers (run every step).
+_min_of = np.minimum.reduce
+_max_of = np.maximum.reduce
+
+
 def _flow_key(inflow_l_s: FloatArray, outflow_l_s: FloatArray) -> bytes:
     return inflow_l_s.tobytes() + outflow_l_s.tobytes()
 
@@ -1420,6 +1425,7 @@ class _CommandResolver:
     def __init__(self, model: TwinModel) -> None:
         self.model = model
         self.n = model.n_patients
+        self._shape = (self.n,)
         self._heater_max = model.circuit.heater_max_power_w
         self._heater_max_scalar = float(self._heater_max.min())
         self._uniform_heater_max = bool(np.all(self._heater_max == self._heater_max_scalar))
@@ -1455,6 +1461,12 @@ class _CommandResolver:
             heater = np.array((limited,)) if self.n == 1 else np.full(self.n, limited)
             if not self._uniform_heater_max:
                 heater = np.minimum(np.full(self.n, float(power)), self._heater_max)
+        elif type(power) is np.ndarray and power.shape == self._shape and power.dtype == np.float64:
+            # a controller's per-patient powers, every step: the checks of :meth:`_array` as two
+            # bare reductions (NaN fails the first comparison)
+            if not (_min_of(power) >= 0.0 and _max_of(power) < math.inf):
+                raise InvalidInputError("heater_power_w", f"must be finite and >= 0, got {power!r}")
+            heater = np.minimum(power, self._heater_max)
         else:
             heater = np.minimum(self._array("heater_power_w", power), self._heater_max)
         cooling_value = commands.cooling_w
