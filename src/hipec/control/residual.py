@@ -438,8 +438,13 @@ class CavityResiduals:
         memory_s = min(cfg.graded_exchange_fraction * exchange_s, cfg.max_graded_memory_s)
         if history[0][0] > now - memory_s + 1e-9:
             return 1.0  # not yet seen the whole look-back
-        recent = [value for t, value in history if t >= now - memory_s - 1e-9]
-        return min(1.0, (max(recent) - min(recent)) / cfg.full_heat_up_inflow_range_k)
+        start = now - memory_s - 1e-9
+        highest = lowest = reading.inflow_c
+        for time_s, value in reversed(history):  # newest first: only the look-back is read
+            if time_s < start:
+                break
+            highest, lowest = max(highest, value), min(lowest, value)
+        return min(1.0, (highest - lowest) / cfg.full_heat_up_inflow_range_k)
 
     def _track_inflow(self, time_s: float, inflow_c: float, flowing: bool) -> bool:
         """Update and return :attr:`steady` from the measured inflow temperature alone::
