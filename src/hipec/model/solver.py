@@ -1301,16 +1301,15 @@ class PropagatorFamily:
         if len(found) != len(parts):
             return None
         visit, rows = found[-1]
-        drug_grids = [found[index][0].drug for index in range(len(model.drugs))]
         if visit.thermal is None or visit.inputs is None:
             return None
         size = model.drug_layout.size
         drug = np.empty((rows.size, len(model.drugs), size, size))
-        for index, grid in enumerate(drug_grids):
-            if grid is None:
-                return None
+        for index in range(len(model.drugs)):
             drug_visit, drug_rows = found[index]
-            _combine(drug_visit.weights[drug_rows], grid.exponentials, drug[:, index])
+            if drug_visit.drug is None:
+                return None
+            _combine(drug_visit.weights[drug_rows], drug_visit.drug.exponentials, drug[:, index])
         thermal = visit.thermal.combine(visit.weights[rows], visit.inputs[rows])
         self.served += len(parts)
         return thermal, drug

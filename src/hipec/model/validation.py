@@ -726,11 +726,20 @@ def _core_maxima_within(trajectory: Trajectory, minutes: tuple[float, ...]) -> F
     return np.asarray(masked.max(axis=0))
 
 
-def core_maxima_c(experiment: Experiment, hold: str = "inflow") -> FloatArray:
-    """Each patient's highest core temperature during the whole perfusion [degC], shape
-    ``(patients,)``; ``hold`` as in :func:`core_tail_drivers`."""
-    _, trajectory = _run(experiment, hold)
-    return np.asarray(trajectory.core_temperature_c.max(axis=0))
+def _cohort_of(experiment: Experiment) -> VirtualCohort:
+    """The experiment's virtual cohort; :class:`InvalidInputError` if it has none."""
+    if experiment.cohort is None:
+        raise InvalidInputError(
+            "experiment", f"must have a virtual cohort, got {experiment.identifier}"
+        )
+    return experiment.cohort
+
+
+def _region_time_in_range(trajectory: Trajectory) -> FloatArray:
+    """Each patient's share of region-minutes within 41-43 C once the abdomen has filled and
+    heated (after the first 10 min) [-], shape ``(patients,)``."""
+    regions = trajectory.region_temperature_c[trajectory.time_s >= 600.0]
+    return np.asarray(np.mean((regions >= 41.0) & (regions <= 43.0), axis=(0, 2)))
 
 
 def core_tail_drivers(experiment: Experiment, hold: str = "inflow") -> dict[str, float]:
@@ -752,16 +761,10 @@ def core_tail_drivers(experiment: Experiment, hold: str = "inflow") -> dict[str,
     InvalidInputError
         If the experiment has no virtual cohort, or ``hold`` is neither.
     """
-    cohort = experiment.cohort
-    if cohort is None:
-        raise InvalidInputError(
-            "experiment", f"must have a virtual cohort, got {experiment.identifier}"
-        )
+    cohort = _cohort_of(experiment)
     _, trajectory = _run(experiment, hold)
     maxima = np.asarray(trajectory.core_temperature_c.max(axis=0))
-    # region-minutes within 41-43 C once the abdomen has filled and heated (after 10 min)
-    regions = trajectory.region_temperature_c[trajectory.time_s >= 600.0]
-    in_range = np.mean((regions >= 41.0) & (regions <= 43.0), axis=(0, 2))
+    in_range = _region_time_in_range(trajectory)
     starts = np.array([patient.core_temperature_c for patient in cohort.patients], dtype=float)
     inflow = np.array(cohort.inflow_c)
     flow = np.array(cohort.flow_l_min)
@@ -805,11 +808,7 @@ def flow_effect(
         If the experiment has no virtual cohort, the flows are not ``low < high`` within
         0.5-5 L/min, or ``hold`` is neither.
     """
-    cohort = experiment.cohort
-    if cohort is None:
-        raise InvalidInputError(
-            "experiment", f"must have a virtual cohort, got {experiment.identifier}"
-        )
+    cohort = _cohort_of(experiment)
     low, high = flows_l_min
     if not 0.5 <= low < high <= 5.0:
         raise InvalidInputError(
@@ -821,8 +820,7 @@ def flow_effect(
         alike = replace(cohort, flow_l_min=(flow,) * len(cohort.patients))
         _, trajectory = _run(replace(experiment, cohort=alike), hold)
         maxima.append(np.asarray(trajectory.core_temperature_c.max(axis=0)))
-        regions = trajectory.region_temperature_c[trajectory.time_s >= 600.0]
-        in_range.append(float(np.mean((regions >= 41.0) & (regions <= 43.0))))
+        in_range.append(float(_region_time_in_range(trajectory).mean()))
     change = maxima[1] - maxima[0]
     return {
         "core_max_change_c": float(change.mean()),
@@ -855,18 +853,15 @@ def core_start_sensitivity(
     InvalidInputError
         If the experiment has no virtual cohort, or a range is not ``low < high`` within 30-42 C.
     """
-    cohort = experiment.cohort
-    if cohort is None:
-        raise InvalidInputError(
-            "experiment", f"must have a virtual cohort, got {experiment.identifier}"
-        )
+    cohort = _cohort_of(experiment)
     key = "Core temperature at the start of HIPEC [degC]"
-    rows: list[dict[str, float]] = []
-    for low, high in start_ranges_c:
+    for low, high in start_ranges_c:  # all refused before any run
         if not 30.0 <= low < high <= 42.0:
             raise InvalidInputError(
                 "start_ranges_c", f"each range must be low < high within 30-42 C, got {low}-{high}"
             )
+    rows: list[dict[str, float]] = []
+    for low, high in start_ranges_c:
         start = CohortDistribution("uniform", low, high, low, high, _A, False, "sensitivity")
         resampled = virtual_cohort(len(cohort.patients), cohort.seed, {key: start})
         _, trajectory = _run(replace(experiment, cohort=resampled))
