@@ -12,6 +12,7 @@ Phases are shaded and named along the top of every panel.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ from hipec.errors import InvalidInputError
 from hipec.model import REGION_NAMES
 from hipec.model.state import FloatArray
 from hipec.runner.result import RANGE_HIGH_C, RANGE_LOW_C, RunResult
+
+#: Characters per line of the figure's title at 13 pt across its 11 in width.
+_TITLE_CHARACTERS = 110
 
 _PHASE_COLOURS = {
     "prime": "#f2f2f2",
@@ -50,7 +54,9 @@ def plot_simulation(result: RunResult, path: Path | str, title: str | None = Non
     FigureCanvasAgg(figure)
     axes = figure.subplots(3, 1, sharex=True, height_ratios=[1.1, 1.1, 1.0])
     heading = title or result.protocol
-    figure.suptitle(f"{heading} - {result.controller} controller, {result.outcome}", fontsize=13)
+    # a regimen's full name can be longer than the figure is wide: wrap, never clip
+    suptitle = f"{heading} - {result.controller} controller, {result.outcome}"
+    figure.suptitle("\n".join(textwrap.wrap(suptitle, width=_TITLE_CHARACTERS)), fontsize=13)
 
     for axis in axes:
         for phase in result.phases:
